@@ -1,0 +1,1 @@
+"""Pure torch/numpy math for the pack. Nothing here imports ComfyUI."""

@@ -1,0 +1,5 @@
+"""ComfyUI V3 nodes: argument plumbing around ``kernels``."""
+from .frameinit import ConsistI2VFrameInitNoise, ConsistI2VStaticLayout
+from .pyoco import ConsistI2VPYoCoNoise
+
+NODES = [ConsistI2VFrameInitNoise, ConsistI2VStaticLayout, ConsistI2VPYoCoNoise]

@@ -1,0 +1,42 @@
+"""Shared input definitions and MODEL/SIGMAS plumbing."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..kernels.noise_objects import StartState
+from ..kernels.pyoco import NOISE_TYPES
+
+NOISE_CATEGORY = "sampling/custom_sampling/noise"
+SEED_MAX = 0xFFFFFFFFFFFFFFFF
+
+
+def seed_input() -> io.Int.Input:
+    return io.Int.Input("seed", default=0, min=0, max=SEED_MAX, control_after_generate=True,
+                        tooltip="Seed of the noise. The same seed, shape and settings give the same noise.")
+
+
+def noise_type_inputs(default: str = "pyoco_mixed") -> list:
+    return [
+        io.Combo.Input("noise_type", options=list(NOISE_TYPES), default=default, tooltip=(
+            "pyoco_mixed: every frame shares part of its noise (ConsistI2V's choice; steadier video). "
+            "pyoco_progressive: each frame's noise continues the previous one (smoother, less motion). "
+            "gaussian: independent noise per frame, as ComfyUI's RandomNoise.")),
+        io.Float.Input("pyoco_alpha", default=1.0, min=0.0, max=100.0, step=0.05, tooltip=(
+            "How much noise frames share: correlation alpha²/(1+alpha²) (0.5 at 1.0, ConsistI2V's value). "
+            "Raise it if frames flicker or drift; lower it for more motion. 0 = independent noise.")),
+    ]
+
+
+def start_state(model, sigmas) -> StartState:
+    """Where SamplerCustomAdvanced will start, read off the MODEL and SIGMAS that feed it."""
+    if sigmas is None or sigmas.numel() < 2:
+        raise ValueError(
+            "sigmas is empty or has a single value: connect the same SIGMAS (with at least one step) "
+            "that feed SamplerCustomAdvanced, e.g. from BasicScheduler"
+        )
+    sigma0 = float(sigmas.reshape(-1)[0])
+    if not sigma0 > 0:
+        raise ValueError(f"sigmas start at {sigma0}: the first sigma must be above 0 (nothing is left to sample)")
+    model_sampling = model.get_model_object("model_sampling")
+    latent_format = model.get_model_object("latent_format")
+    return StartState(model_sampling, latent_format.process_in, sigma0, float(model_sampling.sigma_max))

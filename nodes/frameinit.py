@@ -1,0 +1,119 @@
+"""FrameInit (ConsistI2V) noise and the static layout it starts from."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..kernels import layout as lay
+from ..kernels.noise_objects import FrameInitNoise
+from ..kernels.noise_solver import sigma_for_snr
+from ..kernels.pyoco import check_alpha
+from ..kernels.schedules import consisti2v_snr_ratio
+from ..kernels.spectral import FILTER_TYPES, check_filter_args
+from .common import NOISE_CATEGORY, noise_type_inputs, seed_input, start_state
+
+TAU_SCALES = ("model_schedule", "consisti2v_snr")
+
+
+def layout_noise_sigma(model_sampling, tau: int, tau_scale: str) -> float:
+    """The model's sigma for FrameInit's noise level tau (on a 1000-step scale)."""
+    if tau_scale == "model_schedule":
+        return float(model_sampling.percent_to_sigma(1.0 - tau / 999.0))
+    return sigma_for_snr(model_sampling, consisti2v_snr_ratio(tau), float(model_sampling.sigma_max))
+
+
+class ConsistI2VFrameInitNoise(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ConsistI2VFrameInitNoise",
+            display_name="FrameInit Noise (ConsistI2V)",
+            category=NOISE_CATEGORY,
+            description=(
+                "ConsistI2V's FrameInit as a NOISE for SamplerCustomAdvanced: the start noise keeps the "
+                "low-frequency layout of a layout video (the first frame repeated, or a camera move) and fresh "
+                "high frequencies. Keeps the video on the first frame's composition and colours; with a camera "
+                "layout it steers the camera without training. Connect the same MODEL and SIGMAS as the sampler."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model being sampled (its noise schedule places the start state)."),
+                io.Latent.Input("layout", tooltip=(
+                    "VAE-encoded layout video with the sampled video's frame count and size: e.g. 'ConsistI2V "
+                    "Static Layout' -> VAE Encode. Its low frequencies become the start of sampling.")),
+                io.Sigmas.Input("sigmas", tooltip="The SIGMAS that feed SamplerCustomAdvanced."),
+                seed_input(),
+                io.Int.Input("noise_timestep", default=850, min=0, max=999, tooltip=(
+                    "How deeply the layout is noised, on a 1000-step scale (ConsistI2V: 850). Lower keeps more of "
+                    "the layout (steadier, less motion); higher frees the video (more motion, may drift).")),
+                io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default="model_schedule", tooltip=(
+                    "model_schedule: noise_timestep on this model's own schedule. consisti2v_snr: the same "
+                    "layout-to-noise ratio ConsistI2V has at that timestep, whatever the model (use it when the "
+                    "layout is too weak on EDM/flow models).")),
+                io.Combo.Input("filter", options=list(FILTER_TYPES), default="gaussian", tooltip=(
+                    "Low-pass shape. gaussian (ConsistI2V) is smooth; butterworth is sharper; ideal/box cut hard "
+                    "and can ring.")),
+                io.Float.Input("spatial_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
+                    "d_s: spatial stop frequency (0..1 of Nyquist). Raise it to keep finer layout detail (less "
+                    "freedom); lower it to keep only the rough composition. 0 disables FrameInit.")),
+                io.Float.Input("temporal_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
+                    "d_t: temporal stop frequency. Raise it to follow a camera layout more closely frame by frame; "
+                    "lower it for a steadier video. 0 disables FrameInit.")),
+                io.Int.Input("butterworth_order", default=4, min=1, max=64,
+                             tooltip="Steepness of the butterworth filter (ignored by the other filters)."),
+                io.Boolean.Input("drop_first_frame", default=False, tooltip=(
+                    "On for models that condition on a clean first frame outside the sampled latent (ConsistI2V): "
+                    "the layout then has one frame more than the sampled video. Off for SVD, Wan and most others.")),
+                *noise_type_inputs(),
+                io.Boolean.Input("official_filters", default=False, tooltip=(
+                    "Reproduce the official ConsistI2V/FreeInit filters exactly, quirks included (off-centre grid "
+                    "for odd sizes, ideal cutoff d²<=2·d_s, asymmetric box). Only for parity with the paper code.")),
+            ],
+            outputs=[io.Noise.Output(display_name="NOISE")],
+        )
+
+    @classmethod
+    def execute(cls, model, layout, sigmas, seed, noise_timestep, timestep_scale, filter, spatial_cutoff,
+                temporal_cutoff, butterworth_order, drop_first_frame, noise_type, pyoco_alpha,
+                official_filters) -> io.NodeOutput:
+        check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
+        check_alpha(pyoco_alpha)
+        if timestep_scale not in TAU_SCALES:
+            raise ValueError(f"timestep_scale '{timestep_scale}' is unknown: use one of {', '.join(TAU_SCALES)}")
+        samples = layout["samples"]
+        if samples.ndim not in (4, 5):
+            raise ValueError(f"layout is {samples.ndim}-D {tuple(samples.shape)}: connect a VAE-encoded video")
+        if lay.frame_count(samples) < 2:
+            raise ValueError(
+                "layout is a single image latent (1 frame): FrameInit needs a layout video. Use 'ConsistI2V Static "
+                "Layout' to repeat the image over the video's frames, then VAE Encode it")
+        start = start_state(model, sigmas)
+        sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
+        noise = FrameInitNoise(
+            seed=seed, layout=samples.detach().cpu(), start=start, sigma_tau=sigma_tau,
+            drop_first_frame=drop_first_frame, noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter,
+            d_s=spatial_cutoff, d_t=temporal_cutoff, order=butterworth_order, official_filters=official_filters)
+        return io.NodeOutput(noise)
+
+
+class ConsistI2VStaticLayout(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ConsistI2VStaticLayout",
+            display_name="Static Layout (ConsistI2V)",
+            category="image/video",
+            description=(
+                "Repeats the conditioning image over the video's frames: the static layout that FrameInit keeps "
+                "the video close to. VAE Encode the result and connect it to FrameInit Noise's layout."),
+            inputs=[
+                io.Image.Input("image", tooltip="The first frame (the first image of a batch is used)."),
+                io.Int.Input("frames", default=16, min=1, max=4096, tooltip=(
+                    "Frames of the layout video in pixels: the sampled video's frame count (+1 with "
+                    "drop_first_frame). For Wan-style VAEs use 4k+1 frames.")),
+            ],
+            outputs=[io.Image.Output(display_name="IMAGE")],
+        )
+
+    @classmethod
+    def execute(cls, image, frames) -> io.NodeOutput:
+        if image.ndim != 4 or image.shape[0] < 1:
+            raise ValueError(f"image must be an IMAGE batch [B, H, W, C]; got shape {tuple(image.shape)}")
+        return io.NodeOutput(image[:1].repeat(int(frames), 1, 1, 1))
