@@ -1,0 +1,185 @@
+"""Write the example workflows in ``workflows/`` (UI format, as the frontend saves it).
+
+Run ``python scripts/build_workflows.py`` after changing a node's widgets; the tests load every file.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+CNR_ID = "consistent-dynamic-i2v"
+OUR_PREFIXES = ("ConsistI2V", "CIL")
+
+SVD_XT = {
+    "name": "svd_xt.safetensors",
+    "url": "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid-xt/resolve/main/svd_xt.safetensors",
+    "directory": "checkpoints",
+}
+
+
+class Graph:
+    def __init__(self):
+        self.nodes, self.links = [], []
+
+    def node(self, kind, pos, widgets=(), inputs=(), outputs=(), size=(320, 120), title=None, models=None):
+        """inputs: (name, type) sockets; outputs: (name, type)."""
+        nid = len(self.nodes) + 1
+        ours = kind.startswith(OUR_PREFIXES)
+        props = {"Node name for S&R": kind, "cnr_id": CNR_ID if ours else "comfy-core",
+                 "ver": VERSION if ours else "0.3.64"}
+        if models:
+            props["models"] = models
+        node = {
+            "id": nid, "type": kind, "pos": list(pos), "size": list(size), "flags": {}, "order": nid - 1,
+            "mode": 0, "inputs": [{"name": n, "type": t, "link": None} for n, t in inputs],
+            "outputs": [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outputs)],
+            "properties": props, "widgets_values": list(widgets),
+        }
+        if title:
+            node["title"] = title
+        self.nodes.append(node)
+        return nid
+
+    def link(self, src, slot, dst, name):
+        lid = len(self.links) + 1
+        s, d = self.nodes[src - 1], self.nodes[dst - 1]
+        kind = s["outputs"][slot]["type"]
+        s["outputs"][slot]["links"].append(lid)
+        target = next(i for i, inp in enumerate(d["inputs"]) if inp["name"] == name)
+        d["inputs"][target]["link"] = lid
+        self.links.append([lid, src, slot, dst, target, kind])
+
+    def note(self, pos, text, size=(420, 360)):
+        self.node("MarkdownNote", pos, widgets=[text], size=size, title="How to use")
+        self.nodes[-1]["properties"] = {}
+        self.nodes[-1]["color"], self.nodes[-1]["bgcolor"] = "#432", "#653"
+
+    def dump(self, path: Path, models):
+        wf = {"id": path.stem, "revision": 0, "last_node_id": len(self.nodes), "last_link_id": len(self.links),
+              "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
+              "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "models": models, "version": 0.4}
+        path.write_text(json.dumps(wf, indent=1) + "\n")
+
+
+def svd_base(g: Graph, frames=25, width=1024, height=576):
+    """Shared SVD image-to-video graph; returns ids needed to attach a NOISE."""
+    ckpt = g.node("ImageOnlyCheckpointLoader", (0, 0), ["svd_xt.safetensors"],
+                  outputs=[("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")], models=[SVD_XT])
+    img = g.node("LoadImage", (0, 180), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(320, 320))
+    scale = g.node("ImageScale", (360, 180), ["bilinear", width, height, "center"],
+                   inputs=[("image", "IMAGE")], outputs=[("IMAGE", "IMAGE")])
+    cond = g.node("SVD_img2vid_Conditioning", (720, 0), [width, height, frames, 127, 6, 0.0],
+                  inputs=[("clip_vision", "CLIP_VISION"), ("init_image", "IMAGE"), ("vae", "VAE")],
+                  outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
+                  size=(320, 220))
+    vlcfg = g.node("VideoLinearCFGGuidance", (360, 0), [1.0], inputs=[("model", "MODEL")],
+                   outputs=[("MODEL", "MODEL")])
+    guider = g.node("CFGGuider", (1080, 0), [2.5],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    sampler = g.node("KSamplerSelect", (1080, 140), ["euler"], outputs=[("SAMPLER", "SAMPLER")])
+    sched = g.node("BasicScheduler", (1080, 240), ["karras", 20, 1.0], inputs=[("model", "MODEL")],
+                   outputs=[("SIGMAS", "SIGMAS")])
+    run = g.node("SamplerCustomAdvanced", (1800, 0),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    decode = g.node("VAEDecode", (2140, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    save = g.node("SaveAnimatedWEBP", (2140, 120), ["ConsistentDynamicI2V", 6.0, False, 85, "default"],
+                  inputs=[("images", "IMAGE")], size=(400, 480))
+    g.link(img, 0, scale, "image")
+    g.link(ckpt, 1, cond, "clip_vision")
+    g.link(scale, 0, cond, "init_image")
+    g.link(ckpt, 2, cond, "vae")
+    g.link(ckpt, 0, vlcfg, "model")
+    g.link(vlcfg, 0, guider, "model")
+    g.link(cond, 0, guider, "positive")
+    g.link(cond, 1, guider, "negative")
+    g.link(vlcfg, 0, sched, "model")
+    g.link(guider, 0, run, "guider")
+    g.link(sampler, 0, run, "sampler")
+    g.link(sched, 0, run, "sigmas")
+    g.link(cond, 2, run, "latent_image")
+    g.link(run, 0, decode, "samples")
+    g.link(ckpt, 2, decode, "vae")
+    g.link(decode, 0, save, "images")
+    return dict(ckpt=ckpt, scale=scale, model=vlcfg, sched=sched, run=run, frames=frames)
+
+
+FRAMEINIT_NOTE = """## SVD + FrameInit (ConsistI2V)
+FrameInit starts sampling from the **low frequencies of a layout video** (here: the input image repeated) plus fresh
+high-frequency noise, so the clip keeps the first frame's composition and colours.
+
+**Knobs** (FrameInit Noise node)
+- *noise_timestep* 850: lower = closer to the image, less motion; higher = more motion, more drift.
+- *timestep_scale* `consisti2v_snr`: the layout strength ConsistI2V has at that timestep. SVD's own schedule
+  (`model_schedule`) noises the layout far more at the same number.
+- *spatial_cutoff* / *temporal_cutoff* 0.25: keep finer layout detail (higher) or only the rough composition (lower).
+- *noise_type* `pyoco_mixed`, *pyoco_alpha* 1.0: frames share part of their noise (steadier).
+- Static Layout *frames* must equal the SVD *video_frames*.
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+PYOCO_NOTE = """## SVD + PYoCo noise (ConsistI2V)
+PYoCo replaces the sampler's independent per-frame noise by **correlated video noise**: every frame shares part of
+its noise, which reduces flicker and identity drift.
+
+**Knobs** (PYoCo Video Noise node)
+- *noise_type*: `pyoco_mixed` (shared + own noise, ConsistI2V), `pyoco_progressive` (each frame continues the
+  last: smoothest), `gaussian` (plain, as RandomNoise).
+- *pyoco_alpha* 1.0: frame correlation alpha²/(1+alpha²). Raise it against flicker; lower it for more motion.
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+
+def frameinit_workflow() -> Graph:
+    g = Graph()
+    ids = svd_base(g)
+    layout = g.node("ConsistI2VStaticLayout", (720, 260), [ids["frames"]], inputs=[("image", "IMAGE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    encode = g.node("VAEEncode", (720, 400), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+                    outputs=[("LATENT", "LATENT")])
+    noise = g.node("ConsistI2VFrameInitNoise", (1440, 0),
+                   [0, "randomize", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
+                    False],
+                   inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
+                   outputs=[("NOISE", "NOISE")], size=(340, 420))
+    g.link(ids["scale"], 0, layout, "image")
+    g.link(layout, 0, encode, "pixels")
+    g.link(ids["ckpt"], 2, encode, "vae")
+    g.link(ids["model"], 0, noise, "model")
+    g.link(encode, 0, noise, "layout")
+    g.link(ids["sched"], 0, noise, "sigmas")
+    g.link(noise, 0, ids["run"], "noise")
+    g.note((0, 560), FRAMEINIT_NOTE)
+    return g
+
+
+def pyoco_workflow() -> Graph:
+    g = Graph()
+    ids = svd_base(g)
+    noise = g.node("ConsistI2VPYoCoNoise", (1440, 0), [0, "randomize", "pyoco_mixed", 1.0],
+                   outputs=[("NOISE", "NOISE")], size=(320, 160))
+    g.link(noise, 0, ids["run"], "noise")
+    g.note((0, 560), PYOCO_NOTE)
+    return g
+
+
+WORKFLOWS = {"svd_frameinit": frameinit_workflow, "svd_pyoco": pyoco_workflow}
+
+
+def main():
+    out = ROOT / "workflows"
+    out.mkdir(exist_ok=True)
+    for name, build in WORKFLOWS.items():
+        build().dump(out / f"{name}.json", [SVD_XT])
+        print("wrote", out / f"{name}.json")
+
+
+if __name__ == "__main__":
+    main()

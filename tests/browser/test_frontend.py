@@ -1,0 +1,406 @@
+"""Browser tier: every shipped workflow loads in the REAL frontend and runs on a REAL ComfyUI server.
+
+One ComfyUI server subprocess (``--cpu``) and one headless Chromium serve the whole module. For each
+``workflows/*.json`` (discovered by glob, so new workflows are covered automatically):
+
+a. the frontend served by the server boots (``window.app.graph``) and registers this pack's node ids;
+b. no workflow node type is missing from ``LiteGraph.registered_node_types`` (UI-only and subgraph types allowed);
+c. ``app.loadGraphData(wf)`` + ``app.graphToPrompt()`` gives an API prompt with no null ``class_type``;
+d. that prompt is POSTed to ``/prompt`` and ``/history/<id>`` must reach ``success`` with output files on disk.
+
+Model files a workflow names in a checkpoint loader are written as tiny random-weight checkpoints
+(``tests.support.tiny_models.write_tiny_checkpoint``) and loaded by the test-only ``tiny_loader_pack``;
+images named by ``LoadImage`` are written as small gradient PNGs.
+
+Needs ComfyUI (see ``tests/support/comfy_locate.py``), the ``playwright`` Python package and a Chromium
+executable (``/usr/bin/chromium``, ``chromium`` on PATH, or ``$CHROMIUM_PATH``); otherwise the tier is skipped
+loudly -- or fails when ``CI=true``.
+
+Environment: ``CDI2V_SCREENSHOT_DIR`` saves a screenshot of each loaded workflow there (README pictures);
+``CDI2V_BROWSER_WORKFLOWS`` points the tier at another folder of workflows.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import time
+import urllib.error
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.comfy_locate import PACK_ROOT, find_comfyui, in_ci
+
+pytestmark = pytest.mark.browser
+
+OUR_NODE_IDS = ("ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise")
+UI_ONLY_TYPES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
+TINY_LOADER_PACK = PACK_ROOT / "tests" / "support" / "tiny_loader_pack"
+
+WORKFLOW_DIR = Path(os.environ.get("CDI2V_BROWSER_WORKFLOWS") or (PACK_ROOT / "workflows"))
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.json"))
+
+# loader node type -> (widget name, widget index, model folder kind, tiny model kind)
+MODEL_LOADERS = {
+    "ImageOnlyCheckpointLoader": ("ckpt_name", 0, "checkpoints", "svd"),
+    "CheckpointLoaderSimple": ("ckpt_name", 0, "checkpoints", "svd"),
+}
+# image loader node type -> (widget name, widget index)
+IMAGE_LOADERS = {"LoadImage": ("image", 0), "LoadImageMask": ("image", 0)}
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+BOOT_TIMEOUT_MS = 90_000
+JS_STEP_TIMEOUT_MS = 60_000
+RUN_TIMEOUT_S = 180.0
+
+# A pack-only workflow (no model files): the base for the doctored-workflow test, so that test never
+# depends on which workflows exist.
+BASELINE_WORKFLOW = {
+    "last_node_id": 3, "last_link_id": 2,
+    "nodes": [
+        {"id": 1, "type": "LoadImage", "pos": [0, 0], "size": [315, 314], "flags": {}, "order": 0, "mode": 0,
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1], "slot_index": 0},
+                     {"name": "MASK", "type": "MASK", "links": None}],
+         "properties": {}, "widgets_values": ["cdi2v_browser_baseline.png", "image"]},
+        {"id": 2, "type": "ConsistI2VStaticLayout", "pos": [400, 0], "size": [315, 80], "flags": {}, "order": 1,
+         "mode": 0, "inputs": [{"name": "image", "type": "IMAGE", "link": 1}],
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [2], "slot_index": 0}],
+         "properties": {}, "widgets_values": [2]},
+        {"id": 3, "type": "SaveImage", "pos": [800, 0], "size": [315, 270], "flags": {}, "order": 2, "mode": 0,
+         "inputs": [{"name": "images", "type": "IMAGE", "link": 2}],
+         "properties": {}, "widgets_values": ["cdi2v_browser_baseline"]},
+    ],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 3, 0, "IMAGE"]],
+    "groups": [], "config": {}, "extra": {}, "version": 0.4,
+}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# environment checks: skip loudly, or fail under CI=true
+
+
+def _not_available(reason: str):
+    msg = f"BROWSER TIER NOT RUN: {reason}"
+    if in_ci():
+        pytest.fail(msg + " (CI=true, so this FAILS instead of skipping)", pytrace=False)
+    print("\n" + "!" * 100 + "\n" + msg + "\n" + "!" * 100)
+    pytest.skip(msg)
+
+
+def _find_chromium() -> str | None:
+    for cand in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return cand
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# workflow inspection (pure Python)
+
+
+def _all_nodes(wf: dict) -> list[dict]:
+    """Top-level nodes plus the nodes inside subgraph definitions."""
+    nodes = list(wf.get("nodes", []))
+    for sg in (wf.get("definitions") or {}).get("subgraphs", []) or []:
+        nodes.extend(sg.get("nodes", []))
+    return nodes
+
+
+def _subgraph_ids(wf: dict) -> set[str]:
+    return {sg.get("id") for sg in (wf.get("definitions") or {}).get("subgraphs", []) or [] if sg.get("id")}
+
+
+def _widget(node: dict, name: str, index: int):
+    wv = node.get("widgets_values")
+    if isinstance(wv, dict):
+        return wv.get(name)
+    if isinstance(wv, list) and len(wv) > index:
+        return wv[index]
+    return None
+
+
+def _required_files(wf: dict) -> tuple[dict[tuple[str, str], str], set[str]]:
+    """({(folder kind, filename): tiny kind}, {input image names}) named by the workflow's loader widgets."""
+    models: dict[tuple[str, str], str] = {}
+    images: set[str] = set()
+    for node in _all_nodes(wf):
+        t = node.get("type")
+        if t in MODEL_LOADERS:
+            name, idx, folder, kind = MODEL_LOADERS[t]
+            value = _widget(node, name, idx)
+            if isinstance(value, str) and value:
+                models[(folder, value)] = kind
+        elif t in IMAGE_LOADERS:
+            name, idx = IMAGE_LOADERS[t]
+            value = _widget(node, name, idx)
+            if isinstance(value, str) and value:
+                images.add(value.split(" [")[0])  # "name.png [input]" annotated form
+    return models, images
+
+
+def _write_png(path: Path, size: int = 64) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.new("RGB", (size, size))
+    img.putdata([(int(255 * x / (size - 1)), int(255 * y / (size - 1)), 128)
+                 for y in range(size) for x in range(size)])
+    img.save(path)
+
+
+def _write_models(models: dict[tuple[str, str], str], model_root: Path) -> None:
+    if not models:
+        return
+    try:
+        from tests.support.tiny_models import write_tiny_checkpoint
+    except ImportError as exc:
+        pytest.fail(f"workflows name model files {sorted(n for _, n in models)} but tests.support.tiny_models "
+                    f"is not importable: {exc}", pytrace=False)
+    for (folder, name), kind in sorted(models.items()):
+        path = model_root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_tiny_checkpoint(path, kind=kind, seed=0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fixtures: one server + one browser page for the module
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    comfy_root = find_comfyui()
+    if comfy_root is None:
+        _not_available("ComfyUI not found (set COMFYUI_PATH, install this pack under <ComfyUI>/custom_nodes, "
+                       "or put ComfyUI at ~/comfy/ComfyUI).")
+    if _find_chromium() is None:
+        _not_available("no Chromium executable (/usr/bin/chromium, `chromium` on PATH, or $CHROMIUM_PATH).")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _not_available("the `playwright` Python package is not installed (pip install playwright).")
+
+    from tests.support.server import comfy_server
+
+    work = tmp_path_factory.mktemp("browser")
+    model_root, input_dir, output_dir = work / "models", work / "input", work / "output"
+    for d in (model_root / "checkpoints", input_dir, output_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+    models: dict = {}
+    images: set = {"cdi2v_browser_baseline.png"}
+    for wf_path in WORKFLOWS:
+        m, i = _required_files(json.loads(wf_path.read_text(encoding="utf-8")))
+        models.update(m)
+        images |= i
+    _write_models(models, model_root)
+    for name in images:
+        _write_png(input_dir / name)
+
+    node_dirs = [PACK_ROOT]
+    if TINY_LOADER_PACK.is_dir():
+        node_dirs.append(TINY_LOADER_PACK)
+    elif models:
+        pytest.fail(f"workflows need model files but {TINY_LOADER_PACK} is missing", pytrace=False)
+    model_dirs = {kind: model_root / kind for kind in {"checkpoints", *(f for f, _ in models)}}
+
+    with comfy_server(comfy_root, node_dirs, model_dirs, input_dir, output_dir,
+                      log_path=work / "server.log") as srv:
+        yield srv
+
+
+class _Page:
+    """The live frontend page plus the console errors it logged (for failure messages)."""
+
+    def __init__(self, page, console: list[str]):
+        self.page = page
+        self.console = console
+
+    def diagnostics(self) -> str:
+        return "--- browser console (errors/warnings, last 30) ---\n" + "\n".join(self.console[-30:])
+
+    def boot(self, base_url: str) -> None:
+        self.page.goto(base_url + "/", wait_until="domcontentloaded", timeout=BOOT_TIMEOUT_MS)
+        self.page.wait_for_function(
+            "(ids) => !!(window.app && window.app.graph && window.LiteGraph"
+            " && window.LiteGraph.registered_node_types"
+            " && ids.every((id) => id in window.LiteGraph.registered_node_types))",
+            arg=list(OUR_NODE_IDS), timeout=BOOT_TIMEOUT_MS, polling=250)
+
+    def missing_types(self, wf: dict) -> list[str]:
+        allowed = sorted(UI_ONLY_TYPES | _subgraph_ids(wf))
+        types = sorted({n.get("type") for n in _all_nodes(wf)}, key=str)
+        return self.page.evaluate(
+            "([types, allowed]) => types.filter((t) => !(t in LiteGraph.registered_node_types)"
+            " && !allowed.includes(t))",
+            [types, allowed])
+
+    def load_and_convert(self, wf: dict) -> dict:
+        """``app.loadGraphData(wf)`` then ``app.graphToPrompt()`` -> ``{workflow, output}``; bounded in JS."""
+        return self.page.evaluate(
+            """async ([wf, ms]) => {
+                const bounded = (p, what) => Promise.race([p, new Promise((_, rej) =>
+                    setTimeout(() => rej(new Error(what + ' timed out after ' + ms + ' ms')), ms))]);
+                await bounded(app.loadGraphData(wf), 'app.loadGraphData');
+                const p = await bounded(app.graphToPrompt(), 'app.graphToPrompt');
+                return {workflow: p.workflow, output: p.output};
+            }""",
+            [wf, JS_STEP_TIMEOUT_MS])
+
+
+@pytest.fixture(scope="module")
+def frontend(server):
+    from playwright.sync_api import sync_playwright
+
+    console: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_find_chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            page.set_default_timeout(JS_STEP_TIMEOUT_MS)
+            page.on("console", lambda m: console.append(f"[{m.type}] {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
+            fe = _Page(page, console)
+            try:
+                fe.boot(server.url)
+            except Exception as exc:  # noqa: BLE001 - re-raised with diagnostics
+                pytest.fail(f"frontend did not boot at {server.url}: {exc}\n{fe.diagnostics()}\n"
+                            f"--- server log tail ---\n{server.log_tail()}", pytrace=False)
+            yield fe
+        finally:
+            browser.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# helpers for running a prompt on the server
+
+
+def _queue(server, output: dict, workflow: dict) -> str:
+    status, body = server.post_json("/prompt", {
+        "prompt": output,
+        "client_id": f"cdi2v-browser-{uuid.uuid4().hex[:8]}",
+        "extra_data": {"extra_pnginfo": {"workflow": workflow}},
+    })
+    assert status == 200 and isinstance(body, dict) and body.get("prompt_id"), (
+        f"POST /prompt -> HTTP {status}: {json.dumps(body, indent=1)[:4000]}\n"
+        f"--- server log tail ---\n{server.log_tail()}")
+    return body["prompt_id"]
+
+
+def _wait_history(server, prompt_id: str, timeout_s: float = RUN_TIMEOUT_S) -> dict:
+    deadline = time.monotonic() + timeout_s
+    entry = None
+    while time.monotonic() < deadline:
+        try:
+            hist = server.get_json(f"/history/{prompt_id}")
+        except (urllib.error.URLError, OSError, ValueError):
+            hist = {}
+        entry = hist.get(prompt_id)
+        status = (entry or {}).get("status") or {}
+        if status.get("status_str") == "success" and status.get("completed", True):
+            return entry
+        if status.get("status_str") == "error":
+            break
+        if server.proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    messages = ((entry or {}).get("status") or {}).get("messages")
+    pytest.fail(
+        f"prompt {prompt_id} did not succeed within {timeout_s:.0f}s "
+        f"(server exit code {server.proc.poll()}).\nstatus messages: {json.dumps(messages, indent=1)[:6000]}\n"
+        f"--- server log tail ---\n{server.log_tail()}", pytrace=False)
+
+
+def _output_files(server, entry: dict) -> list[Path]:
+    """Files the history entry reports under the output directory; asserts each exists and is non-empty."""
+    files = []
+    for node_id, out in (entry.get("outputs") or {}).items():
+        for key, items in out.items():
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if isinstance(item, dict) and item.get("filename") and item.get("type", "output") == "output":
+                    path = server.output_dir / (item.get("subfolder") or "") / item["filename"]
+                    assert path.is_file() and path.stat().st_size > 0, (
+                        f"node {node_id} reported {key} file {path} which is missing or empty")
+                    files.append(path)
+    return files
+
+
+# --------------------------------------------------------------------------------------------------------------
+# tests
+
+
+def _ci_requires_workflows():
+    if not WORKFLOWS and in_ci():
+        pytest.fail(f"no workflows found in {WORKFLOW_DIR}", pytrace=False)
+
+
+@pytest.mark.parametrize("wf_path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])
+def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
+    wf = json.loads(wf_path.read_text(encoding="utf-8"))
+
+    # b. every node type is known to the frontend
+    missing = frontend.missing_types(wf)
+    assert missing == [], f"{wf_path.name}: node types missing in the frontend: {missing}"
+
+    # c. load in the real frontend and convert to an API prompt
+    result = frontend.load_and_convert(wf)
+    shot_dir = os.environ.get("CDI2V_SCREENSHOT_DIR")
+    if shot_dir:
+        Path(shot_dir).mkdir(parents=True, exist_ok=True)
+        frontend.page.screenshot(path=str(Path(shot_dir) / f"{wf_path.stem}.png"))
+    output = result["output"]
+    assert output, f"{wf_path.name}: graphToPrompt produced an empty API prompt\n{frontend.diagnostics()}"
+    null_types = {nid: n for nid, n in output.items() if not n.get("class_type")}
+    assert not null_types, f"{wf_path.name}: API prompt nodes with null class_type: {null_types}"
+
+    # d. run it on the server
+    before = {p for p in server.output_dir.rglob("*") if p.is_file()}
+    prompt_id = _queue(server, output, result["workflow"])
+    entry = _wait_history(server, prompt_id)
+    files = _output_files(server, entry)
+    assert files, (f"{wf_path.name}: prompt succeeded but no output files were reported: "
+                   f"{json.dumps(entry.get('outputs'), indent=1)[:3000]}")
+    new = {p for p in server.output_dir.rglob("*") if p.is_file()} - before
+    assert new, f"{wf_path.name}: no new files appeared in {server.output_dir}"
+
+
+def test_workflows_present():
+    """The repo ships workflows (guards against the glob silently matching nothing)."""
+    _ci_requires_workflows()
+    if not WORKFLOWS:
+        pytest.skip(f"no workflows in {WORKFLOW_DIR} yet")
+
+
+def test_baseline_pack_workflow_runs(server, frontend):
+    """A pack-only workflow (no models) also round-trips; it is the base of the doctored test below."""
+    assert frontend.missing_types(BASELINE_WORKFLOW) == []
+    result = frontend.load_and_convert(copy.deepcopy(BASELINE_WORKFLOW))
+    assert {n["class_type"] for n in result["output"].values()} == {
+        "LoadImage", "ConsistI2VStaticLayout", "SaveImage"}
+    entry = _wait_history(server, _queue(server, result["output"], result["workflow"]))
+    assert _output_files(server, entry)
+
+
+def test_doctored_workflow_reports_missing_node(server, frontend):
+    """The missing-node check can fail: an unknown type is reported, and converts to a null class_type."""
+    wf = copy.deepcopy(BASELINE_WORKFLOW)
+    wf["nodes"].append({"id": 99, "type": "NotARealNode", "pos": [0, 500], "size": [200, 80], "flags": {},
+                        "order": 3, "mode": 0, "properties": {}, "widgets_values": []})
+    wf["last_node_id"] = 99
+    assert frontend.missing_types(wf) == ["NotARealNode"]
+    try:
+        result = frontend.load_and_convert(wf)
+        assert result["output"].get("99", {}).get("class_type", "absent") is None, result["output"].get("99")
+        status, body = server.post_json("/prompt", {"prompt": result["output"], "client_id": "cdi2v-doctored"})
+        assert status == 400, f"server accepted a prompt with an unknown node: {status} {body}"
+    finally:
+        # the frontend may have opened its missing-nodes dialog: start clean for anything after this
+        frontend.boot(server.url)
