@@ -25,6 +25,8 @@ import copy
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import uuid
@@ -154,18 +156,44 @@ def _write_png(path: Path, size: int = 64) -> None:
     img.save(path)
 
 
-def _write_models(models: dict[tuple[str, str], str], model_root: Path) -> None:
+_WRITE_MODELS_SCRIPT = r"""
+import json, sys
+comfy_root, support_dir, jobs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path[:0] = [comfy_root, support_dir]  # as tiny_loader_pack does: ComfyUI has its own `tests` package
+import comfy.cli_args
+comfy.cli_args.args.cpu = True      # before comfy.model_management is imported (it probes CUDA)
+import comfy.model_management  # noqa: F401
+from tiny_models import write_tiny_checkpoint
+for path, kind in jobs:
+    write_tiny_checkpoint(path, kind=kind, seed=0)
+    print("wrote", kind, path)
+"""
+
+
+def _write_models(comfy_root: Path, models: dict[tuple[str, str], str], model_root: Path) -> None:
+    """Write tiny checkpoints for the named model files.
+
+    ``write_tiny_checkpoint`` imports ``comfy``; it runs in a child process (cwd = the ComfyUI checkout) so this
+    pytest process never imports ComfyUI (the in-process ``comfy`` tier must set ``args.cpu`` before its first
+    ``comfy`` import).
+    """
     if not models:
         return
-    try:
-        from tests.support.tiny_models import write_tiny_checkpoint
-    except ImportError as exc:
-        pytest.fail(f"workflows name model files {sorted(n for _, n in models)} but tests.support.tiny_models "
-                    f"is not importable: {exc}", pytrace=False)
+    if not (PACK_ROOT / "tests" / "support" / "tiny_models.py").is_file():
+        pytest.fail(f"workflows name model files {sorted(n for _, n in models)} but tests/support/tiny_models.py "
+                    "is missing", pytrace=False)
+    jobs = []
     for (folder, name), kind in sorted(models.items()):
         path = model_root / folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_tiny_checkpoint(path, kind=kind, seed=0)
+        jobs.append((str(path), kind))
+    proc = subprocess.run([sys.executable, "-c", _WRITE_MODELS_SCRIPT, str(comfy_root),
+                           str(PACK_ROOT / "tests" / "support"),
+                           json.dumps(jobs)], cwd=str(comfy_root), capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
+    if proc.returncode != 0:
+        pytest.fail(f"writing tiny checkpoints failed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                    f"{proc.stderr[-6000:]}", pytrace=False)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -198,7 +226,7 @@ def server(tmp_path_factory):
         m, i = _required_files(json.loads(wf_path.read_text(encoding="utf-8")))
         models.update(m)
         images |= i
-    _write_models(models, model_root)
+    _write_models(comfy_root, models, model_root)
     for name in images:
         _write_png(input_dir / name)
 
@@ -240,17 +268,24 @@ class _Page:
             " && !allowed.includes(t))",
             [types, allowed])
 
-    def load_and_convert(self, wf: dict) -> dict:
-        """``app.loadGraphData(wf)`` then ``app.graphToPrompt()`` -> ``{workflow, output}``; bounded in JS."""
+    def load_and_convert(self, wf: dict, name: str | None = None) -> dict:
+        """``app.loadGraphData(wf)`` then ``app.graphToPrompt()`` -> ``{workflow, output}``; bounded in JS.
+
+        Frontend 1.35 signature: ``loadGraphData(data, clean=true, restore_view=true, workflow=null,
+        {showMissingNodesDialog, showMissingModelsDialog, ...})``; ``workflow`` (a name) titles the new tab.
+        The missing-nodes/models dialogs are turned off: the checks here are explicit, and dialogs would
+        cover the canvas in screenshots.
+        """
         return self.page.evaluate(
-            """async ([wf, ms]) => {
+            """async ([wf, name, ms]) => {
                 const bounded = (p, what) => Promise.race([p, new Promise((_, rej) =>
                     setTimeout(() => rej(new Error(what + ' timed out after ' + ms + ' ms')), ms))]);
-                await bounded(app.loadGraphData(wf), 'app.loadGraphData');
+                await bounded(app.loadGraphData(wf, true, true, name,
+                    {showMissingNodesDialog: false, showMissingModelsDialog: false}), 'app.loadGraphData');
                 const p = await bounded(app.graphToPrompt(), 'app.graphToPrompt');
                 return {workflow: p.workflow, output: p.output};
             }""",
-            [wf, JS_STEP_TIMEOUT_MS])
+            [wf, name, JS_STEP_TIMEOUT_MS])
 
 
 @pytest.fixture(scope="module")
@@ -279,6 +314,33 @@ def frontend(server):
 
 # --------------------------------------------------------------------------------------------------------------
 # helpers for running a prompt on the server
+
+# The shipped workflows are sized for a GPU (SVD-XT: 1024x576, 25 frames, 20 steps). Even with the tiny model
+# that is minutes per step on CPU (spatial attention over 72x128 latent tokens), so before POSTing, literal
+# (non-linked) values of these inputs are shrunk in the API prompt. Frame counts are set to one common value so
+# "Static Layout frames == SVD video_frames" still holds. CDI2V_BROWSER_FULL_SIZE=1 turns this off.
+CPU_SHRINK = {
+    "SVD_img2vid_Conditioning": {"width": 64, "height": 64, "video_frames": 4},
+    "ImageScale": {"width": 64, "height": 64},
+    "EmptyLatentImage": {"width": 64, "height": 64},
+    "ConsistI2VStaticLayout": {"frames": 4},
+    "BasicScheduler": {"steps": 2},
+    "KSampler": {"steps": 2},
+    "KSamplerAdvanced": {"steps": 2},
+}
+
+
+def _shrink_for_cpu(output: dict) -> dict:
+    """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone."""
+    if os.environ.get("CDI2V_BROWSER_FULL_SIZE", "").lower() in ("1", "true", "yes"):
+        return output
+    out = copy.deepcopy(output)
+    for node in out.values():
+        for name, value in CPU_SHRINK.get(node.get("class_type"), {}).items():
+            current = node.get("inputs", {}).get(name)
+            if isinstance(current, (int, float)) and not isinstance(current, bool) and current > value:
+                node["inputs"][name] = value
+    return out
 
 
 def _queue(server, output: dict, workflow: dict) -> str:
@@ -310,6 +372,9 @@ def _wait_history(server, prompt_id: str, timeout_s: float = RUN_TIMEOUT_S) -> d
         if server.proc.poll() is not None:
             break
         time.sleep(0.5)
+    if server.proc.poll() is None:  # do not leave a long prompt running in front of the next test
+        server.post_json("/interrupt", {})
+        server.post_json("/queue", {"clear": True})
     messages = ((entry or {}).get("status") or {}).get("messages")
     pytest.fail(
         f"prompt {prompt_id} did not succeed within {timeout_s:.0f}s "
@@ -351,7 +416,7 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
     assert missing == [], f"{wf_path.name}: node types missing in the frontend: {missing}"
 
     # c. load in the real frontend and convert to an API prompt
-    result = frontend.load_and_convert(wf)
+    result = frontend.load_and_convert(wf, wf_path.stem)
     shot_dir = os.environ.get("CDI2V_SCREENSHOT_DIR")
     if shot_dir:
         Path(shot_dir).mkdir(parents=True, exist_ok=True)
@@ -363,7 +428,7 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
 
     # d. run it on the server
     before = {p for p in server.output_dir.rglob("*") if p.is_file()}
-    prompt_id = _queue(server, output, result["workflow"])
+    prompt_id = _queue(server, _shrink_for_cpu(output), result["workflow"])
     entry = _wait_history(server, prompt_id)
     files = _output_files(server, entry)
     assert files, (f"{wf_path.name}: prompt succeeded but no output files were reported: "
@@ -382,7 +447,7 @@ def test_workflows_present():
 def test_baseline_pack_workflow_runs(server, frontend):
     """A pack-only workflow (no models) also round-trips; it is the base of the doctored test below."""
     assert frontend.missing_types(BASELINE_WORKFLOW) == []
-    result = frontend.load_and_convert(copy.deepcopy(BASELINE_WORKFLOW))
+    result = frontend.load_and_convert(copy.deepcopy(BASELINE_WORKFLOW), "cdi2v_baseline")
     assert {n["class_type"] for n in result["output"].values()} == {
         "LoadImage", "ConsistI2VStaticLayout", "SaveImage"}
     entry = _wait_history(server, _queue(server, result["output"], result["workflow"]))
@@ -397,7 +462,7 @@ def test_doctored_workflow_reports_missing_node(server, frontend):
     wf["last_node_id"] = 99
     assert frontend.missing_types(wf) == ["NotARealNode"]
     try:
-        result = frontend.load_and_convert(wf)
+        result = frontend.load_and_convert(wf, "cdi2v_doctored")
         assert result["output"].get("99", {}).get("class_type", "absent") is None, result["output"].get("99")
         status, body = server.post_json("/prompt", {"prompt": result["output"], "client_id": "cdi2v-doctored"})
         assert status == 400, f"server accepted a prompt with an unknown node: {status} {body}"

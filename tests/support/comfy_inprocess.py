@@ -46,13 +46,14 @@ class InProcessComfy:
 
     def boot(self) -> "InProcessComfy":
         sys.path.insert(0, str(self.root))
+        # first: some ComfyUI modules later put comfy/ on sys.path, where comfy/utils.py shadows utils/
+        from utils.extra_config import load_extra_path_config
         import comfy.cli_args
 
         comfy.cli_args.args.cpu = True
         import comfy.model_management  # noqa: F401  (after args.cpu)
         import folder_paths
         import nodes
-        from utils.extra_config import load_extra_path_config
 
         custom = self.work / "custom_nodes"
         for d in (custom, self.checkpoints, self.input_dir, self.output_dir):

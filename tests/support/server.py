@@ -197,8 +197,6 @@ def comfy_server(
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("CUDA_VISIBLE_DEVICES", "")
-        # The tests' own repo root must be importable by a test-only pack that imports tests.support.*.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACK_ROOT), env.get("PYTHONPATH", "")) if p)
 
         url = f"http://{HOST}:{port}"
         with open(log, "wb") as log_fh:

@@ -119,13 +119,13 @@ def _config_classes():
         # SVD_img2vid uses 64 head channels; 32-wide blocks need smaller heads.
         unet_extra_config = {"num_heads": -1, "num_head_channels": 16, "attn_precision": torch.float32}
 
-    def sd_class(model_type):
+    def sd_class(mtype):
         class TinySD(sm.SD15):
             unet_extra_config = {"num_heads": -1, "num_head_channels": 16}
 
             def model_type(self, state_dict, prefix=""):
-                return model_type
-        TinySD.__name__ = "TinySD_" + model_type.name
+                return mtype
+        TinySD.__name__ = "TinySD_" + mtype.name
         return TinySD
 
     MT = comfy.model_base.ModelType
@@ -139,6 +139,7 @@ def _config_classes():
 
 
 def unet_config(kind):
+    """A fresh copy of the tiny unet_config for ``kind``."""
     if kind not in KINDS:
         raise ValueError("unknown tiny model kind {!r}, expected one of {}".format(kind, KINDS))
     cfg = UNET_CONFIGS["sd" if kind in ("eps", "v", "flow") else kind]
@@ -191,16 +192,12 @@ def build_tiny_model(kind, seed=0):
     return _patcher(model)
 
 
-def _vae_from_sd(sd):
-    import comfy.sd
-    return comfy.sd.VAE(sd=sd, config={"params": json.loads(json.dumps(VAE_CONFIG))})
-
-
 def build_tiny_vae(seed=0):
     """``comfy.sd.VAE`` wrapping a tiny AutoencoderKL (4 latent channels, x8) with random weights."""
+    import comfy.sd
     from comfy.ldm.models.autoencoder import AutoencoderKL
-    template = AutoencoderKL(**json.loads(json.dumps(VAE_CONFIG)))
-    return _vae_from_sd(random_state_dict(template, seed))
+    template = AutoencoderKL(**json.loads(json.dumps(VAE_CONFIG)))  # only for the parameter shapes
+    return comfy.sd.VAE(sd=random_state_dict(template, seed), config={"params": json.loads(json.dumps(VAE_CONFIG))})
 
 
 @functools.lru_cache(maxsize=None)

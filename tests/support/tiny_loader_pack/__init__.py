@@ -8,17 +8,33 @@ no NODE_CLASS_MAPPINGS).
 """
 
 import functools
+import importlib.util
 import os
 import sys
 
 import comfy.sd
 
-# The pack is usually symlinked into a custom_nodes dir: resolve the link to find tests/support.
-_SUPPORT_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-if _SUPPORT_DIR not in sys.path:
-    sys.path.insert(0, _SUPPORT_DIR)
 
-import tiny_models  # noqa: E402
+def _load_tiny_models():
+    """Import ../tiny_models.py by file path (the pack is usually symlinked into a custom_nodes dir, so the
+    link is resolved first). tests/support is deliberately NOT put on sys.path: its server.py would shadow
+    ComfyUI's ``server`` module (core's ``from server import PromptServer``)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "tiny_models.py")
+    path = os.path.realpath(path)
+    for name in ("tests.support.tiny_models", "cdi2v_tests_tiny_models"):  # reuse the tests' copy if loaded
+        module = sys.modules.get(name)
+        if module is not None and os.path.realpath(getattr(module, "__file__", "")) == path:
+            return module
+    name = "cdi2v_tests_tiny_models"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tiny_models = _load_tiny_models()
 
 
 def _install():

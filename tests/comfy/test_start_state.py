@@ -1,0 +1,120 @@
+"""Our NOISE places ComfyUI's sampler exactly at the intended model-space start state.
+
+Tiny random-weight models built with ComfyUI's own classes sample through the real
+SamplerCustomAdvanced node; a unet wrapper records the first model input x, and
+calculate_input(sigma0, x) must equal the FrameInit state z within 1e-5.
+"""
+import pytest
+import torch
+
+pytestmark = pytest.mark.comfy
+
+KINDS = ["eps", "v", "svd", "flow", "wan"]
+
+
+def _node(name):
+    import nodes
+
+    return nodes.NODE_CLASS_MAPPINGS[name]
+
+
+def _layout(latent, drop, seed=5):
+    """A static layout latent (one random frame repeated) matching ``latent``'s video."""
+    g = torch.Generator().manual_seed(seed)
+    if latent.ndim == 4:
+        t, c, h, w = latent.shape
+        return torch.randn(1, c, h, w, generator=g).repeat(t + drop, 1, 1, 1)
+    b, c, t, h, w = latent.shape
+    return torch.randn(1, c, 1, h, w, generator=g).repeat(1, 1, t + drop, 1, 1)
+
+
+def _sample_and_capture(model, noise, sigmas, positive, negative, latent, cfg=2.0):
+    import comfy.samplers
+
+    seen = []
+
+    def capture(apply_model, args):
+        seen.append((args["input"].detach().clone(), args["timestep"].detach().clone()))
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    patched = model.clone()
+    patched.set_model_unet_function_wrapper(capture)
+    guider = comfy.samplers.CFGGuider(patched)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    out = _node("SamplerCustomAdvanced").execute(noise, guider, comfy.samplers.sampler_object("euler"),
+                                                 sigmas, latent)
+    return seen[0][0], out
+
+
+@pytest.mark.parametrize("schedule", ["full", "truncated", "truncated_img2img"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_frameinit_start_state_is_exact(comfy, kind, schedule):
+    import comfy.samplers
+    from tests.support import tiny_models
+
+    model = tiny_models.build_tiny_model(kind)
+    positive, negative, latent = tiny_models.tiny_conditioning(kind, frames=5, h=8, w=8)
+    ms = model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(ms, "simple", 6).float()
+    if schedule != "full":
+        sigmas = sigmas[3:]
+    if schedule == "truncated_img2img":
+        latent = dict(latent, samples=torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(9)))
+    drop = kind == "eps"  # exercise the ConsistI2V convention on one model
+    layout = {"samples": _layout(latent["samples"], drop)}
+    noise = _node("ConsistI2VFrameInitNoise").execute(
+        model, layout, sigmas, 123, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, drop, "pyoco_mixed", 1.0,
+        False).result[0]
+
+    z = noise.state(latent["samples"])
+    x, out = _sample_and_capture(model, noise, sigmas, positive, negative, latent)
+    start = ms.calculate_input(sigmas[:1].double(), x.double())
+    halves = start.chunk(2, dim=0)  # CFG batch: [cond, uncond] share the start state
+    assert len(halves) == 2
+    for half in halves:
+        torch.testing.assert_close(half, z.double(), atol=1e-5, rtol=1e-5)
+    assert out.args[0]["samples"].shape == latent["samples"].shape
+    assert torch.isfinite(out.args[0]["samples"]).all()
+
+
+@pytest.mark.parametrize("kind", ["svd", "wan"])
+def test_pyoco_noise_samples(comfy, kind):
+    import comfy.samplers
+    from tests.support import tiny_models
+
+    model = tiny_models.build_tiny_model(kind)
+    positive, negative, latent = tiny_models.tiny_conditioning(kind, frames=5, h=8, w=8)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 3).float()
+    noise = _node("ConsistI2VPYoCoNoise").execute(77, "pyoco_mixed", 1.0).result[0]
+    eps = noise.generate_noise(latent)
+    assert eps.shape == latent["samples"].shape and eps.dtype == latent["samples"].dtype
+    x, out = _sample_and_capture(model, noise, sigmas, positive, negative, latent)
+    ms = model.get_model_object("model_sampling")
+    expected = ms.noise_scaling(sigmas[:1], eps.clone(), torch.zeros_like(eps), True)
+    torch.testing.assert_close(x.chunk(2)[0], expected, atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(out.args[0]["samples"]).all()
+
+
+@pytest.mark.parametrize("cls_name", ["EPS", "V_PREDICTION", "EDM", "CONST", "COSMOS_RFLOW"])
+@pytest.mark.parametrize("sigma, max_denoise", [(0.7, False), (0.97, True), (5.0, False)])
+def test_solver_on_every_core_prediction_class(comfy, cls_name, sigma, max_denoise):
+    import comfy.model_sampling as cms
+    from kernels import noise_solver
+
+    if cls_name in ("CONST",) and sigma > 1:
+        pytest.skip("flow sigmas live in [0, 1]")
+    base = cms.ModelSamplingDiscreteFlow if cls_name == "CONST" else cms.ModelSamplingDiscrete
+
+    class Sampling(base, getattr(cms, cls_name)):
+        pass
+
+    ms = Sampling()
+    ms.sigma_data = getattr(ms, "sigma_data", 1.0)
+    aff = noise_solver.probe_affine(ms, sigma, max_denoise)
+    g = torch.Generator().manual_seed(1)
+    z, latent = torch.randn(4, 4, 6, 6, generator=g), torch.randn(4, 4, 6, 6, generator=g)
+    n = noise_solver.noise_for_state(z, aff, latent)
+    s = torch.tensor([sigma], dtype=torch.float64)
+    x = ms.noise_scaling(s, n.clone(), latent.double(), max_denoise)
+    torch.testing.assert_close(ms.calculate_input(s, x), z.double(), atol=1e-9, rtol=1e-9)
