@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ class Graph:
         self.nodes[-1]["color"], self.nodes[-1]["bgcolor"] = "#432", "#653"
 
     def dump(self, path: Path, models):
-        wf = {"id": path.stem, "revision": 0, "last_node_id": len(self.nodes), "last_link_id": len(self.links),
+        wf = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CNR_ID}/{path.stem}")), "revision": 0, "last_node_id": len(self.nodes), "last_link_id": len(self.links),
               "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
               "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "models": models, "version": 0.4}
         path.write_text(json.dumps(wf, indent=1) + "\n")

@@ -38,6 +38,8 @@ from tests.support.comfy_locate import PACK_ROOT, find_comfyui, in_ci
 
 pytestmark = pytest.mark.browser
 
+from tests.support.workflows import shrink_for_cpu  # noqa: E402
+
 OUR_NODE_IDS = ("ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise")
 UI_ONLY_TYPES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 TINY_LOADER_PACK = PACK_ROOT / "tests" / "support" / "tiny_loader_pack"
@@ -57,6 +59,10 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# Written to the server's user settings: full-detail node rendering when a whole workflow is fitted on screen
+# (README screenshots) and no minimap over the canvas.
+FRONTEND_SETTINGS = {"LiteGraph.Canvas.LowQualityRenderingZoomThreshold": 0.1, "Comfy.Minimap.Visible": False}
+VIEWPORT = {"width": 1920, "height": 1080}
 BOOT_TIMEOUT_MS = 90_000
 JS_STEP_TIMEOUT_MS = 60_000
 RUN_TIMEOUT_S = 180.0
@@ -238,7 +244,7 @@ def server(tmp_path_factory):
     model_dirs = {kind: model_root / kind for kind in {"checkpoints", *(f for f, _ in models)}}
 
     with comfy_server(comfy_root, node_dirs, model_dirs, input_dir, output_dir,
-                      log_path=work / "server.log") as srv:
+                      log_path=work / "server.log", settings=FRONTEND_SETTINGS) as srv:
         yield srv
 
 
@@ -259,6 +265,24 @@ class _Page:
             " && window.LiteGraph.registered_node_types"
             " && ids.every((id) => id in window.LiteGraph.registered_node_types))",
             arg=list(OUR_NODE_IDS), timeout=BOOT_TIMEOUT_MS, polling=250)
+        # Record every toast the frontend raises (its workflow validation reports through the toast store:
+        # e.g. "Invalid workflow against zod schema"), so a workflow that loads "with a warning" fails here.
+        self.page.evaluate(
+            """() => {
+                window.__cdi2vToasts = [];
+                const store = app.extensionManager && app.extensionManager.toast;
+                if (!store || store.__cdi2vWrapped) return;
+                for (const key of ['add', 'addAlert']) {
+                    const orig = store[key];
+                    if (typeof orig !== 'function') continue;
+                    store[key] = (msg, ...rest) => {
+                        window.__cdi2vToasts.push(typeof msg === 'string' ? msg
+                            : [msg && msg.severity, msg && msg.summary, msg && msg.detail].join(': '));
+                        return orig(msg, ...rest);
+                    };
+                }
+                store.__cdi2vWrapped = true;
+            }""")
 
     def missing_types(self, wf: dict) -> list[str]:
         allowed = sorted(UI_ONLY_TYPES | _subgraph_ids(wf))
@@ -267,6 +291,15 @@ class _Page:
             "([types, allowed]) => types.filter((t) => !(t in LiteGraph.registered_node_types)"
             " && !allowed.includes(t))",
             [types, allowed])
+
+    def fit_view(self) -> None:
+        """Fit the whole graph on screen (for screenshots); best effort."""
+        self.page.evaluate(
+            """async () => {
+                try { await app.extensionManager.command.execute('Comfy.Canvas.FitView'); }
+                catch (e) { console.warn('FitView failed', e); }
+            }""")
+        self.page.wait_for_timeout(300)
 
     def load_and_convert(self, wf: dict, name: str | None = None) -> dict:
         """``app.loadGraphData(wf)`` then ``app.graphToPrompt()`` -> ``{workflow, output}``; bounded in JS.
@@ -278,12 +311,14 @@ class _Page:
         """
         return self.page.evaluate(
             """async ([wf, name, ms]) => {
+                window.__cdi2vToasts = [];
                 const bounded = (p, what) => Promise.race([p, new Promise((_, rej) =>
                     setTimeout(() => rej(new Error(what + ' timed out after ' + ms + ' ms')), ms))]);
                 await bounded(app.loadGraphData(wf, true, true, name,
                     {showMissingNodesDialog: false, showMissingModelsDialog: false}), 'app.loadGraphData');
                 const p = await bounded(app.graphToPrompt(), 'app.graphToPrompt');
-                return {workflow: p.workflow, output: p.output};
+                await new Promise((r) => setTimeout(r, 50));
+                return {workflow: p.workflow, output: p.output, toasts: window.__cdi2vToasts.slice()};
             }""",
             [wf, name, JS_STEP_TIMEOUT_MS])
 
@@ -296,7 +331,7 @@ def frontend(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=_find_chromium(), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(JS_STEP_TIMEOUT_MS)
             page.on("console", lambda m: console.append(f"[{m.type}] {m.text}")
                     if m.type in ("error", "warning") else None)
@@ -314,34 +349,6 @@ def frontend(server):
 
 # --------------------------------------------------------------------------------------------------------------
 # helpers for running a prompt on the server
-
-# The shipped workflows are sized for a GPU (SVD-XT: 1024x576, 25 frames, 20 steps). Even with the tiny model
-# that is minutes per step on CPU (spatial attention over 72x128 latent tokens), so before POSTing, literal
-# (non-linked) values of these inputs are shrunk in the API prompt. Frame counts are set to one common value so
-# "Static Layout frames == SVD video_frames" still holds. CDI2V_BROWSER_FULL_SIZE=1 turns this off.
-CPU_SHRINK = {
-    "SVD_img2vid_Conditioning": {"width": 64, "height": 64, "video_frames": 4},
-    "ImageScale": {"width": 64, "height": 64},
-    "EmptyLatentImage": {"width": 64, "height": 64},
-    "ConsistI2VStaticLayout": {"frames": 4},
-    "BasicScheduler": {"steps": 2},
-    "KSampler": {"steps": 2},
-    "KSamplerAdvanced": {"steps": 2},
-}
-
-
-def _shrink_for_cpu(output: dict) -> dict:
-    """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone."""
-    if os.environ.get("CDI2V_BROWSER_FULL_SIZE", "").lower() in ("1", "true", "yes"):
-        return output
-    out = copy.deepcopy(output)
-    for node in out.values():
-        for name, value in CPU_SHRINK.get(node.get("class_type"), {}).items():
-            current = node.get("inputs", {}).get(name)
-            if isinstance(current, (int, float)) and not isinstance(current, bool) and current > value:
-                node["inputs"][name] = value
-    return out
-
 
 def _queue(server, output: dict, workflow: dict) -> str:
     status, body = server.post_json("/prompt", {
@@ -417,9 +424,12 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
 
     # c. load in the real frontend and convert to an API prompt
     result = frontend.load_and_convert(wf, wf_path.stem)
+    assert result["toasts"] == [], (
+        f"{wf_path.name}: the frontend raised toasts while loading/converting it: {result['toasts']}")
     shot_dir = os.environ.get("CDI2V_SCREENSHOT_DIR")
     if shot_dir:
         Path(shot_dir).mkdir(parents=True, exist_ok=True)
+        frontend.fit_view()
         frontend.page.screenshot(path=str(Path(shot_dir) / f"{wf_path.stem}.png"))
     output = result["output"]
     assert output, f"{wf_path.name}: graphToPrompt produced an empty API prompt\n{frontend.diagnostics()}"
@@ -428,7 +438,7 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
 
     # d. run it on the server
     before = {p for p in server.output_dir.rglob("*") if p.is_file()}
-    prompt_id = _queue(server, _shrink_for_cpu(output), result["workflow"])
+    prompt_id = _queue(server, shrink_for_cpu(output), result["workflow"])
     entry = _wait_history(server, prompt_id)
     files = _output_files(server, entry)
     assert files, (f"{wf_path.name}: prompt succeeded but no output files were reported: "
@@ -448,6 +458,7 @@ def test_baseline_pack_workflow_runs(server, frontend):
     """A pack-only workflow (no models) also round-trips; it is the base of the doctored test below."""
     assert frontend.missing_types(BASELINE_WORKFLOW) == []
     result = frontend.load_and_convert(copy.deepcopy(BASELINE_WORKFLOW), "cdi2v_baseline")
+    assert result["toasts"] == []
     assert {n["class_type"] for n in result["output"].values()} == {
         "LoadImage", "ConsistI2VStaticLayout", "SaveImage"}
     entry = _wait_history(server, _queue(server, result["output"], result["workflow"]))

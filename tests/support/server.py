@@ -48,7 +48,7 @@ def _tail(path: Path, n_chars: int = 6000) -> str:
     return data[-n_chars:].decode("utf-8", errors="replace")
 
 
-@dataclass
+@dataclass(repr=False)
 class ComfyServer:
     url: str
     port: int
@@ -62,6 +62,9 @@ class ComfyServer:
 
     def __str__(self) -> str:
         return self.url
+
+    def __repr__(self) -> str:
+        return f"ComfyServer({self.url}, log={self.log_path})"
 
     def log_tail(self, n_chars: int = 6000) -> str:
         return _tail(self.log_path, n_chars)

@@ -1,0 +1,70 @@
+"""Shipped workflows, with their model files replaced by tiny random-weight files of the same name."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+from scripts.workflow_api import model_files
+
+from .comfy_locate import PACK_ROOT
+
+WORKFLOWS = sorted((PACK_ROOT / "workflows").glob("*.json"))
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def images_named(workflow: dict) -> list[str]:
+    return [n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "LoadImage"]
+
+
+def provide_tiny_files(workflow: dict, checkpoints: Path, input_dir: Path) -> None:
+    """Write a tiny checkpoint for every model file the workflow names and a test image for LoadImage."""
+    from PIL import Image
+
+    from .tiny_models import write_tiny_checkpoint
+
+    for entry in model_files(workflow):
+        if entry.get("directory") != "checkpoints":
+            raise AssertionError(f"no tiny stand-in for {entry['directory']}/{entry['name']}")
+        target = checkpoints / entry["name"]
+        if not target.exists():
+            write_tiny_checkpoint(str(target), kind="svd")
+    for name in images_named(workflow):
+        target = input_dir / name
+        if not target.exists():
+            w, h = 96, 64
+            img = Image.new("RGB", (w, h))
+            img.putdata([(int(255 * x / w), int(255 * y / h), 128) for y in range(h) for x in range(w)])
+            img.save(target)
+
+
+# The shipped workflows are sized for a GPU (SVD-XT: 1024x576, 25 frames, 20 steps). Even with the tiny model
+# that is minutes per step on CPU (spatial attention over 72x128 latent tokens), so before POSTing, literal
+# (non-linked) values of these inputs are shrunk in the API prompt. Frame counts are set to one common value so
+# "Static Layout frames == SVD video_frames" still holds. CDI2V_FULL_SIZE=1 turns this off.
+CPU_SHRINK = {
+    "SVD_img2vid_Conditioning": {"width": 64, "height": 64, "video_frames": 4},
+    "ImageScale": {"width": 64, "height": 64},
+    "EmptyLatentImage": {"width": 64, "height": 64},
+    "ConsistI2VStaticLayout": {"frames": 4},
+    "BasicScheduler": {"steps": 2},
+    "KSampler": {"steps": 2},
+    "KSamplerAdvanced": {"steps": 2},
+}
+
+
+def shrink_for_cpu(output: dict) -> dict:
+    """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone."""
+    if os.environ.get("CDI2V_FULL_SIZE", "").lower() in ("1", "true", "yes"):
+        return output
+    out = copy.deepcopy(output)
+    for node in out.values():
+        for name, value in CPU_SHRINK.get(node.get("class_type"), {}).items():
+            current = node.get("inputs", {}).get(name)
+            if isinstance(current, (int, float)) and not isinstance(current, bool) and current > value:
+                node["inputs"][name] = value
+    return out
