@@ -38,6 +38,7 @@ from tests.support.comfy_locate import PACK_ROOT, find_comfyui, in_ci
 
 pytestmark = pytest.mark.browser
 
+from scripts.workflow_api import defs_from_input_types, to_api_prompt  # noqa: E402
 from tests.support.workflows import shrink_for_cpu  # noqa: E402
 
 OUR_NODE_IDS = ("ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise")
@@ -435,6 +436,11 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
     assert output, f"{wf_path.name}: graphToPrompt produced an empty API prompt\n{frontend.diagnostics()}"
     null_types = {nid: n for nid, n in output.items() if not n.get("class_type")}
     assert not null_types, f"{wf_path.name}: API prompt nodes with null class_type: {null_types}"
+
+    # the headless converter (used by the in-process tier and `make demo`) agrees with the frontend
+    info = server.get_json("/object_info")
+    ours = to_api_prompt(wf, lambda kind: defs_from_input_types(info[kind]["input"]))
+    assert {k: v["inputs"] for k, v in ours.items()} == {k: v["inputs"] for k, v in output.items()}
 
     # d. run it on the server
     before = {p for p in server.output_dir.rglob("*") if p.is_file()}
