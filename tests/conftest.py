@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.comfy_locate import find_comfyui, in_ci
+from scripts.comfy_locate import find_comfyui, in_ci
 
 _MISSING = ("ComfyUI not found: set COMFYUI_PATH, install this pack under <ComfyUI>/custom_nodes, or "
             "export ComfyUI into ~/comfy/ComfyUI. SKIPPING the ComfyUI integration tier.")
@@ -22,7 +22,7 @@ def require_comfyui():
 @pytest.fixture(scope="session")
 def comfy(tmp_path_factory):
     """A booted in-process ComfyUI with this pack and the tiny-model loader pack registered."""
-    from tests.support.comfy_inprocess import InProcessComfy
+    from scripts.comfy_inprocess import InProcessComfy
 
     root = require_comfyui()
     return InProcessComfy(root, tmp_path_factory.mktemp("comfy")).boot()

@@ -12,7 +12,7 @@ Model files a workflow names in a checkpoint loader are written as tiny random-w
 (``tests.support.tiny_models.write_tiny_checkpoint``) and loaded by the test-only ``tiny_loader_pack``;
 images named by ``LoadImage`` are written as small gradient PNGs.
 
-Needs ComfyUI (see ``tests/support/comfy_locate.py``), the ``playwright`` Python package and a Chromium
+Needs ComfyUI (see ``scripts/comfy_locate.py``), the ``playwright`` Python package and a Chromium
 executable (``/usr/bin/chromium``, ``chromium`` on PATH, or ``$CHROMIUM_PATH``); otherwise the tier is skipped
 loudly -- or fails when ``CI=true``.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.comfy_locate import PACK_ROOT, find_comfyui, in_ci
+from scripts.comfy_locate import PACK_ROOT, find_comfyui, in_ci
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from scripts.workflow_api import model_files
 
-from .comfy_locate import PACK_ROOT
+from scripts.comfy_locate import PACK_ROOT
 
 WORKFLOWS = sorted((PACK_ROOT / "workflows").glob("*.json"))
 

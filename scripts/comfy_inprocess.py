@@ -37,12 +37,14 @@ class PromptError(AssertionError):
 
 
 class InProcessComfy:
-    def __init__(self, comfy_root: Path, work: Path):
+    def __init__(self, comfy_root: Path, work: Path, own_folders: bool = False):
+        """``own_folders``: keep ComfyUI's input/output folders (the demo); else private ones (tests)."""
         self.root = comfy_root
         self.work = work
+        self.own_folders = own_folders
         self.checkpoints = work / "models" / "checkpoints"
-        self.input_dir = work / "input"
-        self.output_dir = work / "output"
+        self.input_dir = comfy_root / "input" if own_folders else work / "input"
+        self.output_dir = comfy_root / "output" if own_folders else work / "output"
 
     def boot(self) -> "InProcessComfy":
         sys.path.insert(0, str(self.root))
@@ -58,7 +60,10 @@ class InProcessComfy:
         custom = self.work / "custom_nodes"
         for d in (custom, self.checkpoints, self.input_dir, self.output_dir):
             d.mkdir(parents=True, exist_ok=True)
-        for name, target in ((PACK_NAME, PACK_ROOT), ("cdi2v_tiny_loader", TINY_LOADER)):
+        links = [("cdi2v_tiny_loader", TINY_LOADER)]
+        if PACK_ROOT.parent.resolve() != (self.root / "custom_nodes").resolve():  # else ComfyUI loads it anyway
+            links.append((PACK_NAME, PACK_ROOT))
+        for name, target in links:
             link = custom / name
             if not link.exists():
                 link.symlink_to(target, target_is_directory=True)
@@ -66,8 +71,9 @@ class InProcessComfy:
         yaml.write_text(f"cdi2v_tests:\n  base_path: {self.work}\n  custom_nodes: custom_nodes\n"
                         f"  checkpoints: models/checkpoints\n")
         load_extra_path_config(str(yaml))
-        folder_paths.set_input_directory(str(self.input_dir))
-        folder_paths.set_output_directory(str(self.output_dir))
+        if not self.own_folders:
+            folder_paths.set_input_directory(str(self.input_dir))
+            folder_paths.set_output_directory(str(self.output_dir))
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
         self.nodes = nodes
         return self
