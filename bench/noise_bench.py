@@ -94,7 +94,7 @@ def bench(layout: str, repeats: int) -> None:
         print(f"  {name:20s} {t * 1e3:9.2f} ms")
     for name in ("pyoco", "frameinit"):
         print(f"  {name:10s} / randn     = {med[name] / med['randn']:7.2f}x"
-              f"   / tiny {MODEL_FOR[layout]} forward = {med[name] / med["unet_step"]:.1e}x")
+              f"   / tiny {MODEL_FOR[layout]} forward = {med[name] / med['unet_step']:.1e}x")
     print(f"  FrameInit mix, ours / official-style = {med['mix_ours'] / med['mix_official_style']:.3f}x")
 
 

@@ -69,29 +69,29 @@ def svd_base(g: Graph, frames=25, width=1024, height=576):
     """Shared SVD image-to-video graph; returns ids needed to attach a NOISE."""
     ckpt = g.node("ImageOnlyCheckpointLoader", (0, 0), ["svd_xt.safetensors"],
                   outputs=[("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")], models=[SVD_XT])
-    img = g.node("LoadImage", (0, 180), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+    img = g.node("LoadImage", (0, 160), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
                  size=(320, 320))
-    scale = g.node("ImageScale", (360, 180), ["bilinear", width, height, "center"],
+    scale = g.node("ImageScale", (380, 160), ["bilinear", width, height, "center"],
                    inputs=[("image", "IMAGE")], outputs=[("IMAGE", "IMAGE")])
-    cond = g.node("SVD_img2vid_Conditioning", (720, 0), [width, height, frames, 127, 6, 0.0],
+    cond = g.node("SVD_img2vid_Conditioning", (760, 0), [width, height, frames, 127, 6, 0.0],
                   inputs=[("clip_vision", "CLIP_VISION"), ("init_image", "IMAGE"), ("vae", "VAE")],
                   outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
-                  size=(320, 220))
-    vlcfg = g.node("VideoLinearCFGGuidance", (360, 0), [1.0], inputs=[("model", "MODEL")],
+                  size=(320, 260))
+    vlcfg = g.node("VideoLinearCFGGuidance", (380, 0), [1.0], inputs=[("model", "MODEL")],
                    outputs=[("MODEL", "MODEL")])
-    guider = g.node("CFGGuider", (1080, 0), [2.5],
+    guider = g.node("CFGGuider", (1140, 0), [2.5],
                     inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
                     outputs=[("GUIDER", "GUIDER")])
-    sampler = g.node("KSamplerSelect", (1080, 140), ["euler"], outputs=[("SAMPLER", "SAMPLER")])
-    sched = g.node("BasicScheduler", (1080, 240), ["karras", 20, 1.0], inputs=[("model", "MODEL")],
+    sampler = g.node("KSamplerSelect", (1140, 170), ["euler"], outputs=[("SAMPLER", "SAMPLER")])
+    sched = g.node("BasicScheduler", (1140, 290), ["karras", 20, 1.0], inputs=[("model", "MODEL")],
                    outputs=[("SIGMAS", "SIGMAS")])
-    run = g.node("SamplerCustomAdvanced", (1800, 0),
+    run = g.node("SamplerCustomAdvanced", (1900, 0),
                  inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
                          ("latent_image", "LATENT")],
                  outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
-    decode = g.node("VAEDecode", (2140, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+    decode = g.node("VAEDecode", (2260, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
                     outputs=[("IMAGE", "IMAGE")])
-    save = g.node("SaveAnimatedWEBP", (2140, 120), ["ConsistentDynamicI2V", 6.0, False, 85, "default"],
+    save = g.node("SaveAnimatedWEBP", (2260, 120), ["ConsistentDynamicI2V", 6.0, False, 85, "default"],
                   inputs=[("images", "IMAGE")], size=(400, 480))
     g.link(img, 0, scale, "image")
     g.link(ckpt, 1, cond, "clip_vision")
@@ -141,11 +141,11 @@ Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, 
 def frameinit_workflow() -> Graph:
     g = Graph()
     ids = svd_base(g)
-    layout = g.node("ConsistI2VStaticLayout", (720, 260), [ids["frames"]], inputs=[("image", "IMAGE")],
+    layout = g.node("ConsistI2VStaticLayout", (760, 320), [ids["frames"]], inputs=[("image", "IMAGE")],
                     outputs=[("IMAGE", "IMAGE")])
-    encode = g.node("VAEEncode", (720, 400), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+    encode = g.node("VAEEncode", (760, 460), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
                     outputs=[("LATENT", "LATENT")])
-    noise = g.node("ConsistI2VFrameInitNoise", (1440, 0),
+    noise = g.node("ConsistI2VFrameInitNoise", (1520, 0),
                    [0, "randomize", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
                     False],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
@@ -157,17 +157,17 @@ def frameinit_workflow() -> Graph:
     g.link(encode, 0, noise, "layout")
     g.link(ids["sched"], 0, noise, "sigmas")
     g.link(noise, 0, ids["run"], "noise")
-    g.note((0, 560), FRAMEINIT_NOTE)
+    g.note((0, 580), FRAMEINIT_NOTE)
     return g
 
 
 def pyoco_workflow() -> Graph:
     g = Graph()
     ids = svd_base(g)
-    noise = g.node("ConsistI2VPYoCoNoise", (1440, 0), [0, "randomize", "pyoco_mixed", 1.0],
+    noise = g.node("ConsistI2VPYoCoNoise", (1520, 0), [0, "randomize", "pyoco_mixed", 1.0],
                    outputs=[("NOISE", "NOISE")], size=(320, 160))
     g.link(noise, 0, ids["run"], "noise")
-    g.note((0, 560), PYOCO_NOTE)
+    g.note((0, 580), PYOCO_NOTE)
     return g
 
 
