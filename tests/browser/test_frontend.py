@@ -486,3 +486,15 @@ def test_doctored_workflow_reports_missing_node(server, frontend):
     finally:
         # the frontend may have opened its missing-nodes dialog: start clean for anything after this
         frontend.boot(server.url)
+
+
+def test_workflows_are_served_as_templates(server):
+    """ComfyUI serves workflows/ as this pack's templates (Workflow -> Browse Templates), thumbnails beside."""
+    from tests.support.server import PACK_LINK_NAME
+
+    listed = server.get_json("/api/workflow_templates")
+    assert sorted(listed.get(PACK_LINK_NAME, [])) == sorted(p.stem for p in WORKFLOWS)
+    for path in WORKFLOWS:
+        assert path.with_suffix(".jpg").is_file(), f"{path.stem}.jpg thumbnail missing"
+        served = server.get_json(f"/api/workflow_templates/{PACK_LINK_NAME}/{path.name}")
+        assert served["nodes"] == json.loads(path.read_text())["nodes"]
