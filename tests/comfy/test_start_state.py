@@ -128,3 +128,36 @@ def test_solver_on_every_core_prediction_class(comfy, cls_name, sigma, max_denoi
     s = torch.tensor([sigma], dtype=torch.float64)
     x = ms.noise_scaling(s, n.clone(), latent.double(), max_denoise)
     torch.testing.assert_close(ms.calculate_input(s, x), z.double(), atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", ["model_schedule", "consisti2v_snr"])
+def test_noise_timestep_on_the_consisti2v_schedule(comfy, scale):
+    """On ConsistI2V's own schedule (ComfyUI sqrt_linear) both scales give sigma(850) = 10.849 (spec §8)."""
+    import sys
+    import types
+
+    import comfy.model_sampling as cms
+
+    class Sampling(cms.ModelSamplingDiscrete, cms.EPS):
+        pass
+
+    cfg = types.SimpleNamespace(sampling_settings={"beta_schedule": "sqrt_linear", "linear_start": 0.00085,
+                                                   "linear_end": 0.012})
+    ms = Sampling(cfg)
+    module = sys.modules[_node("ConsistI2VFrameInitNoise").__module__]
+    assert module.layout_noise_sigma(ms, 850, scale) == pytest.approx(10.849, abs=2e-3)
+    assert float(ms.sigma(torch.tensor(850.0))) == pytest.approx(10.849, abs=2e-3)
+
+
+def test_consisti2v_snr_matches_signal_ratio_on_flow(comfy):
+    """On a flow model the SNR scale picks s with (1-s)/s = sqrt(ab/(1-ab)) of ConsistI2V's t=850."""
+    import sys
+
+    from kernels.schedules import consisti2v_snr_ratio
+    from tests.support import tiny_models
+
+    ms = tiny_models.build_tiny_model("wan").get_model_object("model_sampling")
+    module = sys.modules[_node("ConsistI2VFrameInitNoise").__module__]
+    s = module.layout_noise_sigma(ms, 850, "consisti2v_snr")
+    assert (1 - s) / s == pytest.approx(consisti2v_snr_ratio(850), rel=1e-6)
+    assert module.layout_noise_sigma(ms, 850, "model_schedule") != pytest.approx(s, rel=1e-2)
