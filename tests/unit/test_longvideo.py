@@ -76,13 +76,6 @@ def test_condition_is_a_copy_and_result_on_cpu():
     assert float(video.max()) == 2.0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-def test_chunks_on_the_gpu_are_accumulated_on_the_cpu():
-    rec = Recorder((4, 4, 8, 8), 0, device="cuda")
-    video = lv.autoregressive_video(rec, torch.zeros(1, 4, 8, 8), 3, 1, 0)
-    assert video.device.type == "cpu" and video.shape[0] == 10
-
-
 def test_only_one_chunk_is_held_besides_the_result():
     """Chunks are released after they are copied: no reference to any returned chunk survives the loop."""
     import weakref
