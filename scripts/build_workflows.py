@@ -65,51 +65,63 @@ class Graph:
         path.write_text(json.dumps(wf, indent=1) + "\n")
 
 
-def svd_base(g: Graph, frames=25, width=1024, height=576):
-    """Shared SVD image-to-video graph; returns ids needed to attach a NOISE."""
+def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None):
+    """Loader, image, SVD conditioning, sampler and scheduler. ``init_image(g, scale_id)`` may supply the
+    conditioning image (e.g. a camera layout's first frame); default: the scaled input image."""
     ckpt = g.node("ImageOnlyCheckpointLoader", (0, 0), ["svd_xt.safetensors"],
                   outputs=[("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")], models=[SVD_XT])
     img = g.node("LoadImage", (0, 160), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
                  size=(320, 320))
     scale = g.node("ImageScale", (380, 160), ["bilinear", width, height, "center"],
                    inputs=[("image", "IMAGE")], outputs=[("IMAGE", "IMAGE")])
+    g.link(img, 0, scale, "image")
+    source = init_image(g, scale) if init_image else (scale, 0)
     cond = g.node("SVD_img2vid_Conditioning", (760, 0), [width, height, frames, 127, 6, 0.0],
                   inputs=[("clip_vision", "CLIP_VISION"), ("init_image", "IMAGE"), ("vae", "VAE")],
                   outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
                   size=(320, 260))
     vlcfg = g.node("VideoLinearCFGGuidance", (380, 0), [1.0], inputs=[("model", "MODEL")],
                    outputs=[("MODEL", "MODEL")])
-    guider = g.node("CFGGuider", (1140, 0), [2.5],
-                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
-                    outputs=[("GUIDER", "GUIDER")])
     sampler = g.node("KSamplerSelect", (1140, 170), ["euler"], outputs=[("SAMPLER", "SAMPLER")])
     sched = g.node("BasicScheduler", (1140, 290), ["karras", 20, 1.0], inputs=[("model", "MODEL")],
                    outputs=[("SIGMAS", "SIGMAS")])
-    run = g.node("SamplerCustomAdvanced", (1900, 0),
-                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
-                         ("latent_image", "LATENT")],
-                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    g.link(ckpt, 1, cond, "clip_vision")
+    g.link(source[0], source[1], cond, "init_image")
+    g.link(ckpt, 2, cond, "vae")
+    g.link(ckpt, 0, vlcfg, "model")
+    g.link(vlcfg, 0, sched, "model")
+    return dict(ckpt=ckpt, scale=scale, cond=cond, model=vlcfg, sampler=sampler, sched=sched, frames=frames)
+
+
+def decode_and_save(g: Graph, ids, latent_src):
     decode = g.node("VAEDecode", (2260, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
                     outputs=[("IMAGE", "IMAGE")])
     save = g.node("SaveAnimatedWEBP", (2260, 120), ["ConsistentDynamicI2V", 6.0, False, 85, "default"],
                   inputs=[("images", "IMAGE")], size=(400, 480))
-    g.link(img, 0, scale, "image")
-    g.link(ckpt, 1, cond, "clip_vision")
-    g.link(scale, 0, cond, "init_image")
-    g.link(ckpt, 2, cond, "vae")
-    g.link(ckpt, 0, vlcfg, "model")
-    g.link(vlcfg, 0, guider, "model")
-    g.link(cond, 0, guider, "positive")
-    g.link(cond, 1, guider, "negative")
-    g.link(vlcfg, 0, sched, "model")
-    g.link(guider, 0, run, "guider")
-    g.link(sampler, 0, run, "sampler")
-    g.link(sched, 0, run, "sigmas")
-    g.link(cond, 2, run, "latent_image")
-    g.link(run, 0, decode, "samples")
-    g.link(ckpt, 2, decode, "vae")
+    g.link(latent_src, 0, decode, "samples")
+    g.link(ids["ckpt"], 2, decode, "vae")
     g.link(decode, 0, save, "images")
-    return dict(ckpt=ckpt, scale=scale, model=vlcfg, sched=sched, run=run, frames=frames)
+
+
+def svd_base(g: Graph, frames=25, width=1024, height=576, init_image=None):
+    """SVD image-to-video through SamplerCustomAdvanced; returns ids needed to attach a NOISE."""
+    ids = svd_inputs(g, frames, width, height, init_image)
+    guider = g.node("CFGGuider", (1140, 0), [2.5],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    run = g.node("SamplerCustomAdvanced", (1900, 0),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    g.link(ids["model"], 0, guider, "model")
+    g.link(ids["cond"], 0, guider, "positive")
+    g.link(ids["cond"], 1, guider, "negative")
+    g.link(guider, 0, run, "guider")
+    g.link(ids["sampler"], 0, run, "sampler")
+    g.link(ids["sched"], 0, run, "sigmas")
+    g.link(ids["cond"], 2, run, "latent_image")
+    decode_and_save(g, ids, run)
+    return dict(ids, run=run)
 
 
 FRAMEINIT_NOTE = """## SVD + FrameInit (ConsistI2V)
@@ -171,7 +183,42 @@ def pyoco_workflow() -> Graph:
     return g
 
 
-WORKFLOWS = {"svd_frameinit": frameinit_workflow, "svd_pyoco": pyoco_workflow}
+LONG_NOTE = """## SVD long video (ConsistI2V autoregressive)
+Generates `chunks` clips one after another. Each clip is conditioned on the **last generated latent frame** of the
+previous one (no VAE round trip) and starts from FrameInit noise built from that frame, so identity carries over;
+the overlapping frame is dropped, giving chunks x (frames - 1) + 1 frames.
+
+**Knobs** (Long Video node)
+- *chunks* 3, *overlap* 1: length of the result.
+- *anchor_colour*: pulls every later chunk's colour/brightness statistics back to the first frame (against drift).
+- *noise_timestep*, *timestep_scale*, cutoffs, *noise_type*: as in FrameInit Noise.
+- Optional *camera_layout*: a VAE-encoded layout video for the whole clip continues a camera move across chunks.
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+
+def long_video_workflow() -> Graph:
+    g = Graph()
+    ids = svd_inputs(g)
+    long = g.node("ConsistI2VLongVideo", (1520, 0),
+                  [2.5, 0, "randomize", 3, 1, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, "pyoco_mixed", 1.0,
+                   True],
+                  inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                          ("latent", "LATENT"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                          ("camera_layout", "LATENT")],
+                  outputs=[("LATENT", "LATENT")], size=(340, 480))
+    g.link(ids["model"], 0, long, "model")
+    g.link(ids["cond"], 0, long, "positive")
+    g.link(ids["cond"], 1, long, "negative")
+    g.link(ids["cond"], 2, long, "latent")
+    g.link(ids["sampler"], 0, long, "sampler")
+    g.link(ids["sched"], 0, long, "sigmas")
+    decode_and_save(g, ids, long)
+    g.note((0, 580), LONG_NOTE)
+    return g
+
+
+WORKFLOWS = {"svd_frameinit": frameinit_workflow, "svd_pyoco": pyoco_workflow, "svd_long_video": long_video_workflow}
 
 
 def main():
