@@ -21,6 +21,30 @@ def layout_noise_sigma(model_sampling, tau: int, tau_scale: str) -> float:
     return sigma_for_snr(model_sampling, consisti2v_snr_ratio(tau), float(model_sampling.sigma_max))
 
 
+def frameinit_inputs() -> list:
+    """FrameInit's noise level and filter inputs, shared by every node that builds FrameInit noise."""
+    return [
+        io.Int.Input("noise_timestep", default=850, min=0, max=999, tooltip=(
+            "How deeply the layout is noised, on a 1000-step scale (ConsistI2V: 850). Lower keeps more of "
+            "the layout (steadier, less motion); higher frees the video (more motion, may drift).")),
+        io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default="model_schedule", tooltip=(
+            "model_schedule: noise_timestep on this model's own schedule. consisti2v_snr: the same "
+            "layout-to-noise ratio ConsistI2V has at that timestep, whatever the model (use it when the "
+            "layout is too weak on EDM/flow models).")),
+        io.Combo.Input("filter", options=list(FILTER_TYPES), default="gaussian", tooltip=(
+            "Low-pass shape. gaussian (ConsistI2V) is smooth; butterworth is sharper; ideal/box cut hard "
+            "and can ring.")),
+        io.Float.Input("spatial_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
+            "d_s: spatial stop frequency (0..1 of Nyquist). Raise it to keep finer layout detail (less "
+            "freedom); lower it to keep only the rough composition. 0 disables FrameInit.")),
+        io.Float.Input("temporal_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
+            "d_t: temporal stop frequency. Raise it to follow a camera layout more closely frame by frame; "
+            "lower it for a steadier video. 0 disables FrameInit.")),
+        io.Int.Input("butterworth_order", default=4, min=1, max=64,
+                     tooltip="Steepness of the butterworth filter (ignored by the other filters)."),
+    ]
+
+
 class ConsistI2VFrameInitNoise(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -40,24 +64,7 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
                     "Static Layout' -> VAE Encode. Its low frequencies become the start of sampling.")),
                 io.Sigmas.Input("sigmas", tooltip="The SIGMAS that feed SamplerCustomAdvanced."),
                 seed_input(),
-                io.Int.Input("noise_timestep", default=850, min=0, max=999, tooltip=(
-                    "How deeply the layout is noised, on a 1000-step scale (ConsistI2V: 850). Lower keeps more of "
-                    "the layout (steadier, less motion); higher frees the video (more motion, may drift).")),
-                io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default="model_schedule", tooltip=(
-                    "model_schedule: noise_timestep on this model's own schedule. consisti2v_snr: the same "
-                    "layout-to-noise ratio ConsistI2V has at that timestep, whatever the model (use it when the "
-                    "layout is too weak on EDM/flow models).")),
-                io.Combo.Input("filter", options=list(FILTER_TYPES), default="gaussian", tooltip=(
-                    "Low-pass shape. gaussian (ConsistI2V) is smooth; butterworth is sharper; ideal/box cut hard "
-                    "and can ring.")),
-                io.Float.Input("spatial_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
-                    "d_s: spatial stop frequency (0..1 of Nyquist). Raise it to keep finer layout detail (less "
-                    "freedom); lower it to keep only the rough composition. 0 disables FrameInit.")),
-                io.Float.Input("temporal_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
-                    "d_t: temporal stop frequency. Raise it to follow a camera layout more closely frame by frame; "
-                    "lower it for a steadier video. 0 disables FrameInit.")),
-                io.Int.Input("butterworth_order", default=4, min=1, max=64,
-                             tooltip="Steepness of the butterworth filter (ignored by the other filters)."),
+                *frameinit_inputs(),
                 io.Boolean.Input("drop_first_frame", default=False, tooltip=(
                     "On for models that condition on a clean first frame outside the sampled latent (ConsistI2V): "
                     "the layout then has one frame more than the sampled video. Off for SVD, Wan and most others.")),

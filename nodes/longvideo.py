@@ -9,9 +9,9 @@ from ..kernels.longvideo import (autoregressive_video, check_chunking, check_lon
                                  total_frames)
 from ..kernels.noise_objects import FrameInitNoise
 from ..kernels.pyoco import check_alpha
-from ..kernels.spectral import FILTER_TYPES, check_filter_args
+from ..kernels.spectral import check_filter_args
 from .common import SEED_MAX, noise_type_inputs, seed_input, start_state
-from .frameinit import TAU_SCALES, layout_noise_sigma
+from .frameinit import TAU_SCALES, frameinit_inputs, layout_noise_sigma
 
 CONCAT_KEY = "concat_latent_image"
 _NO_IMAGE = (
@@ -96,23 +96,7 @@ class ConsistI2VLongVideo(io.ComfyNode):
                     "Leading frames dropped from every chunk after the first (they repeat the previous chunk's "
                     "last frame). 1 for SVD/ConsistI2V, whose first frame reproduces the conditioning image; must "
                     "be smaller than the chunk's frame count.")),
-                io.Int.Input("noise_timestep", default=850, min=0, max=999, tooltip=(
-                    "How deeply each chunk's layout is noised, on a 1000-step scale (ConsistI2V: 850). Lower keeps "
-                    "chunks closer to their first frame (steadier); higher allows more motion.")),
-                io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default="model_schedule", tooltip=(
-                    "model_schedule: noise_timestep on this model's own schedule. consisti2v_snr: ConsistI2V's "
-                    "layout-to-noise ratio at that timestep, whatever the model.")),
-                io.Combo.Input("filter", options=list(FILTER_TYPES), default="gaussian", tooltip=(
-                    "FrameInit low-pass shape. gaussian (ConsistI2V) is smooth; butterworth is sharper; ideal/box "
-                    "cut hard and can ring.")),
-                io.Float.Input("spatial_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
-                    "d_s: spatial stop frequency (0..1 of Nyquist). Higher keeps finer layout detail; 0 disables "
-                    "FrameInit (plain PYoCo/Gaussian noise).")),
-                io.Float.Input("temporal_cutoff", default=0.25, min=0.0, max=1.0, step=0.01, tooltip=(
-                    "d_t: temporal stop frequency. Higher follows a camera layout more closely frame by frame; 0 "
-                    "disables FrameInit.")),
-                io.Int.Input("butterworth_order", default=4, min=1, max=64,
-                             tooltip="Steepness of the butterworth filter (ignored by the other filters)."),
+                *frameinit_inputs(),
                 *noise_type_inputs(),
                 io.Boolean.Input("anchor_colour", default=False, tooltip=(
                     "Match every later chunk's per-channel latent mean/std to the first frame's, so colour and "

@@ -78,12 +78,6 @@ class InProcessComfy:
         self.nodes = nodes
         return self
 
-    def node_info(self, class_type: str) -> dict:
-        import server  # noqa: F401  (PromptServer.node_info lives there; import keeps parity with a real boot)
-
-        cls = self.nodes.NODE_CLASS_MAPPINGS[class_type]
-        return cls.INPUT_TYPES()
-
     def run(self, prompt: dict) -> dict:
         """Validate and execute an API prompt; return ``history_result["outputs"]``."""
         import execution

@@ -8,25 +8,14 @@ import copy
 import pytest
 import torch
 
+from tests.support.node_calls import call_node, node_class
+
 pytestmark = pytest.mark.comfy
 
 T, H, W = 4, 8, 8
 DEFAULTS = dict(cfg=2.0, seed=11, chunks=3, overlap=1, noise_timestep=850, timestep_scale="model_schedule",
                 filter="gaussian", spatial_cutoff=0.25, temporal_cutoff=0.25, butterworth_order=4,
                 noise_type="pyoco_mixed", pyoco_alpha=1.0, anchor_colour=False)
-
-
-def _node(name):
-    import nodes
-
-    return nodes.NODE_CLASS_MAPPINGS[name]
-
-
-def _call(name, **kwargs) -> tuple:
-    cls = _node(name)
-    if hasattr(cls, "define_schema"):
-        return cls.execute(**kwargs).args
-    return getattr(cls(), cls.FUNCTION)(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def parts(comfy):
 def long_video(parts, model=None, **overrides):
     kwargs = dict(DEFAULTS, **overrides)
     args = dict(parts, **({"model": model} if model is not None else {}))
-    return _node("ConsistI2VLongVideo").execute(**args, **kwargs).args[0]["samples"]
+    return node_class("ConsistI2VLongVideo").execute(**args, **kwargs).args[0]["samples"]
 
 
 def capturing(model):
@@ -71,7 +60,7 @@ def conditions_seen(seen):
 
 
 def test_node_is_registered_and_documented(comfy):
-    schema = _node("ConsistI2VLongVideo").define_schema()
+    schema = node_class("ConsistI2VLongVideo").define_schema()
     assert schema.node_id == "ConsistI2VLongVideo" and len(schema.description) > 40
     for inp in schema.inputs:
         assert inp.tooltip and len(inp.tooltip) > 15, inp.id
@@ -114,14 +103,14 @@ def test_one_chunk_equals_sampler_custom_advanced_with_frameinit(parts):
     video = long_video(parts, chunks=1)
     concat = parts["positive"][0][1]["concat_latent_image"]
     layout = {"samples": concat[:1].repeat(T, 1, 1, 1)}
-    noise = _call("ConsistI2VFrameInitNoise", model=parts["model"], layout=layout, sigmas=parts["sigmas"],
+    noise = call_node("ConsistI2VFrameInitNoise", model=parts["model"], layout=layout, sigmas=parts["sigmas"],
                   seed=DEFAULTS["seed"], noise_timestep=850, timestep_scale="model_schedule", filter="gaussian",
                   spatial_cutoff=0.25, temporal_cutoff=0.25, butterworth_order=4, drop_first_frame=False,
                   noise_type="pyoco_mixed", pyoco_alpha=1.0, official_filters=False)[0]
     guider = comfy.samplers.CFGGuider(parts["model"])
     guider.set_conds(parts["positive"], parts["negative"])
     guider.set_cfg(DEFAULTS["cfg"])
-    ref = _call("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=parts["sampler"],
+    ref = call_node("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=parts["sampler"],
                 sigmas=parts["sigmas"], latent_image=parts["latent"])[0]["samples"]
     assert video.shape == ref.shape
     torch.testing.assert_close(video, ref, atol=1e-6, rtol=0)

@@ -7,23 +7,11 @@ calculate_input(sigma0, x) must equal the FrameInit state z within 1e-5.
 import pytest
 import torch
 
+from tests.support.node_calls import call_node, node_class
+
 pytestmark = pytest.mark.comfy
 
 KINDS = ["eps", "v", "svd", "flow", "wan"]
-
-
-def _node(name):
-    import nodes
-
-    return nodes.NODE_CLASS_MAPPINGS[name]
-
-
-def _call(name, **kwargs) -> tuple:
-    """Run a node class's own code (V3 ``execute`` or V1 ``FUNCTION``; core nodes differ across versions)."""
-    cls = _node(name)
-    if hasattr(cls, "define_schema"):
-        return cls.execute(**kwargs).args
-    return getattr(cls(), cls.FUNCTION)(**kwargs)
 
 
 def _layout(latent, drop, seed=5):
@@ -50,7 +38,7 @@ def _sample_and_capture(model, noise, sigmas, positive, negative, latent, cfg=2.
     guider = comfy.samplers.CFGGuider(patched)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
-    out = _call("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=comfy.samplers.sampler_object("euler"),
+    out = call_node("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=comfy.samplers.sampler_object("euler"),
                 sigmas=sigmas, latent_image=latent)
     return seen[0][0], out[0]
 
@@ -71,7 +59,7 @@ def test_frameinit_start_state_is_exact(comfy, kind, schedule):
         latent = dict(latent, samples=torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(9)))
     drop = kind == "eps"  # exercise the ConsistI2V convention on one model
     layout = {"samples": _layout(latent["samples"], drop)}
-    noise = _node("ConsistI2VFrameInitNoise").execute(
+    noise = node_class("ConsistI2VFrameInitNoise").execute(
         model, layout, sigmas, 123, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, drop, "pyoco_mixed", 1.0,
         False).result[0]
 
@@ -94,7 +82,7 @@ def test_pyoco_noise_samples(comfy, kind):
     model = tiny_models.build_tiny_model(kind)
     positive, negative, latent = tiny_models.tiny_conditioning(kind, frames=5, h=8, w=8)
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 3).float()
-    noise = _node("ConsistI2VPYoCoNoise").execute(77, "pyoco_mixed", 1.0).result[0]
+    noise = node_class("ConsistI2VPYoCoNoise").execute(77, "pyoco_mixed", 1.0).result[0]
     eps = noise.generate_noise(latent)
     assert eps.shape == latent["samples"].shape and eps.dtype == latent["samples"].dtype
     x, out = _sample_and_capture(model, noise, sigmas, positive, negative, latent)
@@ -144,7 +132,7 @@ def test_noise_timestep_on_the_consisti2v_schedule(comfy, scale):
     cfg = types.SimpleNamespace(sampling_settings={"beta_schedule": "sqrt_linear", "linear_start": 0.00085,
                                                    "linear_end": 0.012})
     ms = Sampling(cfg)
-    module = sys.modules[_node("ConsistI2VFrameInitNoise").__module__]
+    module = sys.modules[node_class("ConsistI2VFrameInitNoise").__module__]
     assert module.layout_noise_sigma(ms, 850, scale) == pytest.approx(10.849, abs=2e-3)
     assert float(ms.sigma(torch.tensor(850.0))) == pytest.approx(10.849, abs=2e-3)
 
@@ -157,7 +145,7 @@ def test_consisti2v_snr_matches_signal_ratio_on_flow(comfy):
     from tests.support import tiny_models
 
     ms = tiny_models.build_tiny_model("wan").get_model_object("model_sampling")
-    module = sys.modules[_node("ConsistI2VFrameInitNoise").__module__]
+    module = sys.modules[node_class("ConsistI2VFrameInitNoise").__module__]
     s = module.layout_noise_sigma(ms, 850, "consisti2v_snr")
     assert (1 - s) / s == pytest.approx(consisti2v_snr_ratio(850), rel=1e-6)
     assert module.layout_noise_sigma(ms, 850, "model_schedule") != pytest.approx(s, rel=1e-2)
