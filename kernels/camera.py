@@ -1,0 +1,227 @@
+"""Training-free camera layouts: one image rendered along a camera path (ConsistI2V spec §5).
+
+Geometry works in normalised coordinates, x and y in [-1, 1] over the output frame (pixel centres, as
+``grid_sample(align_corners=False)``). Every move gives, per frame, a 3x3 homography mapping *output*
+coordinates to *source* coordinates (inverse mapping); moves compose by matrix product, in order.
+Rendering samples the source bilinearly, supersampling when the view shrinks the source (anti-aliasing),
+and fills outside the source by a border rule: ``reflect`` (default) or ``replicate``. Never zeros.
+
+Conventions: a pan of angle 0 moves the camera right (content moves left), 90 moves it up; the distance is a
+fraction of the frame width (x) and height (y). Zoom scale s > 1 magnifies (camera moves in).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
+BORDERS = ("reflect", "replicate")
+ZOOM_RANGE = (1 / 8, 8.0)
+
+
+def ease(p: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "linear":
+        return p
+    if kind == "ease_in":
+        return p * p
+    if kind == "ease_out":
+        return 1 - (1 - p) ** 2
+    if kind == "ease_in_out":
+        return p * p * (3 - 2 * p)
+    raise ValueError(f"easing '{kind}' is unknown: use one of {', '.join(EASINGS)}")
+
+
+def progress(frames: int, compat: bool = False) -> torch.Tensor:
+    """p_i = i/(N-1) (the path reaches its end on the last frame); compat: the official i/N."""
+    if frames < 2:
+        raise ValueError(f"frames = {frames}: a camera layout needs at least 2 frames")
+    i = torch.arange(frames, dtype=torch.float64)
+    return i / frames if compat else i / (frames - 1)
+
+
+def _translate(dx, dy):
+    m = torch.eye(3, dtype=torch.float64).repeat(len(dx), 1, 1)
+    m[:, 0, 2], m[:, 1, 2] = dx, dy
+    return m
+
+
+def _scale(s):
+    m = torch.eye(3, dtype=torch.float64).repeat(len(s), 1, 1)
+    m[:, 0, 0], m[:, 1, 1] = s, s
+    return m
+
+
+def homography(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """3x3 H with H·src_k ~ dst_k for 4 point pairs (8x8 DLT, h33 = 1), float64."""
+    src, dst = src.double(), dst.double()
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(src.tolist(), dst.tolist()):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    a = torch.tensor(rows, dtype=torch.float64)
+    if abs(float(torch.linalg.det(a))) < 1e-12:
+        raise ValueError("the 4 keypoints are degenerate (3 of them on a line): move them apart")
+    h = torch.linalg.solve(a, torch.tensor(rhs, dtype=torch.float64))
+    return torch.cat([h, torch.ones(1, dtype=torch.float64)]).reshape(3, 3)
+
+
+CORNERS = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]], dtype=torch.float64)
+
+
+def _check_quad(corners: torch.Tensor) -> None:
+    if corners.shape != (4, 2) or not torch.isfinite(corners).all():
+        raise ValueError("perspective needs 4 (x, y) keypoints")
+    if corners.abs().max() > 3:
+        raise ValueError("a perspective keypoint lies far outside the image (|x| or |y| > 3 frame half-widths): "
+                         "keep keypoints within about the frame")
+    for i in range(4):  # no three points on a line
+        p = [corners[j] for j in range(4) if j != i]
+        area = (p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])
+        if abs(float(area)) < 1e-6:
+            raise ValueError("the 4 keypoints are degenerate (3 of them on a line): move them apart")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One camera move over the [start, end] fraction of the clip.
+
+    kind: pan (angle deg, distance), zoom (scale: end magnification from 1), roll (angle deg),
+    perspective (corners: where the 4 frame corners of the view move to, normalised, in order
+    top-left, top-right, bottom-right, bottom-left).
+    """
+    kind: str
+    angle: float = 0.0
+    distance: float = 0.0
+    scale: float = 1.0
+    corners: tuple = ()
+    start: float = 0.0
+    end: float = 1.0
+    easing: str = "linear"
+
+    def check(self) -> None:
+        if self.kind not in ("pan", "zoom", "roll", "perspective"):
+            raise ValueError(f"camera move '{self.kind}' is unknown: use pan, zoom, roll or perspective")
+        ease(torch.zeros(1), self.easing)
+        if not (0.0 <= self.start < self.end <= 1.0):
+            raise ValueError(f"move span start={self.start}, end={self.end}: need 0 <= start < end <= 1")
+        if self.kind == "zoom" and not (ZOOM_RANGE[0] <= self.scale <= ZOOM_RANGE[1]):
+            raise ValueError(f"zoom scale {self.scale} is outside [{ZOOM_RANGE[0]}, {ZOOM_RANGE[1]}]: "
+                             "use e.g. 1.5 to zoom in, 0.67 to zoom out")
+        if self.kind == "pan" and not (0.0 <= self.distance <= 2.0):
+            raise ValueError(f"pan distance {self.distance} is outside [0, 2] frames")
+        if self.kind == "perspective":
+            _check_quad(torch.tensor(self.corners, dtype=torch.float64).reshape(-1, 2))
+
+    def matrices(self, p: torch.Tensor) -> torch.Tensor:
+        """Output->source homographies at global progress ``p`` (shape [N])."""
+        local = ease(((p - self.start) / (self.end - self.start)).clamp(0, 1), self.easing)
+        if self.kind == "pan":
+            a = math.radians(self.angle)
+            return _translate(local * 2 * self.distance * math.cos(a), -local * 2 * self.distance * math.sin(a))
+        if self.kind == "zoom":
+            return _scale(self.scale ** -local)  # geometric interpolation of the magnification
+        if self.kind == "roll":
+            t = torch.deg2rad(local * self.angle)
+            m = torch.eye(3, dtype=torch.float64).repeat(len(p), 1, 1)
+            m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = t.cos(), -t.sin(), t.sin(), t.cos()
+            return m
+        target = torch.tensor(self.corners, dtype=torch.float64).reshape(4, 2)
+        out = []
+        for w in local.tolist():  # interpolate corners, not matrices
+            out.append(homography(CORNERS, CORNERS + w * (target - CORNERS)))
+        return torch.stack(out)
+
+
+def path_matrices(moves: list[Move], frames: int, compat: bool = False) -> torch.Tensor:
+    """Per-frame output->source homographies of the composed moves, [frames, 3, 3] float64."""
+    p = progress(frames, compat)
+    m = torch.eye(3, dtype=torch.float64).repeat(frames, 1, 1)
+    for move in moves:
+        move.check()
+        m = m @ move.matrices(p)
+    return m
+
+
+def view_quads(matrices: torch.Tensor) -> torch.Tensor:
+    """Source-space corners of each frame's view, [frames, 4, 2] normalised (for path previews)."""
+    pts = torch.cat([CORNERS, torch.ones(4, 1, dtype=torch.float64)], dim=1)
+    mapped = torch.einsum("fij,kj->fki", matrices, pts)
+    return mapped[..., :2] / mapped[..., 2:]
+
+
+def _fold(grid: torch.Tensor, border: str) -> torch.Tensor:
+    if border == "replicate":
+        return grid.clamp(-1, 1)
+    # reflect about the image edges (period 4 in normalised units)
+    g = torch.remainder(grid + 1, 4)
+    return torch.where(g > 2, 4 - g, g) - 1
+
+
+def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int, border: str = "reflect",
+           supersample: int | None = None) -> torch.Tensor:
+    """Render ``image`` [H, W, C] (float, 0..1) through per-frame homographies -> [T, height, width, C]."""
+    if border not in BORDERS:
+        raise ValueError(f"border '{border}' is unknown: use one of {', '.join(BORDERS)}")
+    if image.ndim != 3:
+        raise ValueError(f"image must be [H, W, C]; got {tuple(image.shape)}")
+    src_h, src_w = image.shape[:2]
+    if supersample is None:  # enough samples per source pixel when the view minifies the source
+        quads = view_quads(matrices)
+        span_x = (quads[..., 0].amax(1) - quads[..., 0].amin(1)).max().item() / 2 * src_w / width
+        span_y = (quads[..., 1].amax(1) - quads[..., 1].amin(1)).max().item() / 2 * src_h / height
+        supersample = max(1, min(4, math.ceil(max(span_x, span_y))))
+    hs, ws = height * supersample, width * supersample
+    ys = (torch.arange(hs, dtype=torch.float64) + 0.5) / hs * 2 - 1
+    xs = (torch.arange(ws, dtype=torch.float64) + 0.5) / ws * 2 - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)
+    mapped = torch.einsum("fij,nj->fni", matrices, pts)
+    grid = (mapped[..., :2] / mapped[..., 2:]).reshape(len(matrices), hs, ws, 2)
+    src = image.permute(2, 0, 1).unsqueeze(0).float().expand(len(matrices), -1, -1, -1)
+    out = F.grid_sample(src, _fold(grid, border).float(), mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    if supersample > 1:
+        out = F.avg_pool2d(out, supersample)
+    return out.permute(0, 2, 3, 1).contiguous()
+
+
+def official_crops(image: torch.Tensor, frames: int, motion: str, height: int, width: int) -> torch.Tensor:
+    """The official ConsistI2V pan_left / pan_right / zoom_in layouts where they are well defined.
+
+    Pans: resize the short side to ``height``, slide a height x width window, start_x = int((W_src - W)·i/N)
+    (pan_left: 1 - i/N). zoom_in: resize the short side to 2·height, centred square crops from min side to
+    min side/1.5 (linear in i/N), resized to width x width: square outputs only.
+    """
+    img = image.permute(2, 0, 1).unsqueeze(0).float()
+    h, w = img.shape[-2:]
+    out = []
+    if motion in ("pan_left", "pan_right"):
+        scale = height / min(h, w)
+        nh, nw = round(h * scale), round(w * scale)
+        if nw < width:
+            raise ValueError(f"the image is too narrow for an official pan at {width}x{height}: use the general pan")
+        big = F.interpolate(img, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+        for i in range(frames):
+            frac = i / frames if motion == "pan_right" else 1 - i / frames
+            x0 = int((nw - width) * frac)
+            out.append(big[0, :, :height, x0:x0 + width])
+    elif motion == "zoom_in":
+        if height != width:
+            raise ValueError("the official zoom_in is only defined for square frames: use the general zoom")
+        scale = 2 * height / min(h, w)
+        nh, nw = round(h * scale), round(w * scale)
+        big = F.interpolate(img, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+        side = min(nh, nw)
+        for i in range(frames):
+            crop = int(side - (side - side / 1.5) * i / frames)
+            top, left = (nh - crop) // 2, (nw - crop) // 2
+            patch = big[:, :, top:top + crop, left:left + crop]
+            out.append(F.interpolate(patch, size=(width, width), mode="bilinear", antialias=True,
+                                     align_corners=False)[0])
+    else:
+        raise ValueError(f"official motion '{motion}' is unknown: use pan_left, pan_right or zoom_in")
+    return torch.stack(out).permute(0, 2, 3, 1).contiguous()
