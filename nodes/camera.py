@@ -1,0 +1,154 @@
+"""Training-free camera moves: a camera path, the layout video it renders, and a path preview."""
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io
+
+from ..kernels import camera
+
+CameraPath = io.Custom("CI2V_CAMERA_PATH")
+CATEGORY = "image/video/camera"
+MOVES = ("pan", "zoom", "roll", "perspective")
+
+
+def _frames_input(default=25):
+    return io.Int.Input("frames", default=default, min=2, max=4096, tooltip=(
+        "Frames of the layout video: the sampled video's frame count (+1 with FrameInit's drop_first_frame)."))
+
+
+class ConsistI2VCameraMove(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ConsistI2VCameraMove",
+            display_name="Camera Move (ConsistI2V)",
+            category=CATEGORY,
+            description=(
+                "One camera move (pan, zoom, roll or 4-point perspective) over a span of the clip, with easing. "
+                "Chain moves through 'previous' to compose them in order; render them with 'Camera Layout'."),
+            inputs=[
+                io.Combo.Input("move", options=list(MOVES), default="pan", tooltip=(
+                    "pan: slide the camera; zoom: move in (scale > 1) or out (< 1); roll: rotate about the centre; "
+                    "perspective: move the 4 frame corners to the keypoints below.")),
+                io.Float.Input("pan_angle", default=0.0, min=-360.0, max=360.0, step=1.0, tooltip=(
+                    "Pan direction in degrees: 0 camera right (content slides left), 90 up, 180 left, 270 down.")),
+                io.Float.Input("pan_distance", default=0.25, min=0.0, max=2.0, step=0.01, tooltip=(
+                    "Pan length as a fraction of the frame (width for horizontal, height for vertical moves).")),
+                io.Float.Input("zoom_scale", default=1.5, min=0.125, max=8.0, step=0.05, tooltip=(
+                    "Magnification at the end of the move: 1.5 zooms in, 0.67 zooms out (edges are mirrored).")),
+                io.Float.Input("roll_degrees", default=15.0, min=-180.0, max=180.0, step=1.0,
+                               tooltip="Rotation at the end of the move, counter-clockwise in degrees."),
+                io.String.Input("perspective_corners", default="-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", tooltip=(
+                    "Where the view's corners go (top-left, top-right, bottom-right, bottom-left) as 'x,y' pairs "
+                    "in -1..1 frame units, separated by spaces.")),
+                io.Float.Input("start", default=0.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Where in the clip the move begins (fraction of the frames)."),
+                io.Float.Input("end", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Where in the clip the move ends (fraction of the frames)."),
+                io.Combo.Input("easing", options=list(camera.EASINGS), default="ease_in_out",
+                               tooltip="Speed curve: linear, or starting/stopping gently."),
+                CameraPath.Input("previous", optional=True,
+                                 tooltip="Moves to run before this one (chain several Camera Move nodes)."),
+            ],
+            outputs=[CameraPath.Output(display_name="CAMERA_PATH")],
+        )
+
+    @classmethod
+    def execute(cls, move, pan_angle, pan_distance, zoom_scale, roll_degrees, perspective_corners, start, end,
+                easing, previous=None) -> io.NodeOutput:
+        corners = ()
+        if move == "perspective":
+            try:
+                corners = tuple(tuple(float(v) for v in pair.split(",")) for pair in perspective_corners.split())
+            except ValueError:
+                corners = ()
+            if len(corners) != 4 or any(len(c) != 2 for c in corners):
+                raise ValueError(f"perspective_corners '{perspective_corners}' must be 4 'x,y' pairs separated by "
+                                 "spaces, e.g. '-0.9,-0.9  0.9,-1  1,1  -1,0.9'")
+        step = camera.Move(move, angle=roll_degrees if move == "roll" else pan_angle, distance=pan_distance,
+                           scale=zoom_scale, corners=corners, start=start, end=end, easing=easing)
+        step.check()
+        return io.NodeOutput(tuple(previous or ()) + (step,))
+
+
+class ConsistI2VCameraLayout(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ConsistI2VCameraLayout",
+            display_name="Camera Layout (ConsistI2V)",
+            category=CATEGORY,
+            description=(
+                "Renders the first image along a camera path into a layout video (anti-aliased, mirrored edges). "
+                "VAE Encode it into FrameInit Noise's layout to steer the camera without training; feed its first "
+                "frame to the model's image conditioning."),
+            inputs=[
+                io.Image.Input("image", tooltip="The first frame (the first image of a batch is used)."),
+                CameraPath.Input("camera_path", tooltip="Moves from 'Camera Move' nodes."),
+                _frames_input(),
+                io.Int.Input("width", default=1024, min=16, max=8192, step=8, tooltip="Layout width in pixels."),
+                io.Int.Input("height", default=576, min=16, max=8192, step=8, tooltip="Layout height in pixels."),
+                io.Combo.Input("border", options=list(camera.BORDERS), default="reflect",
+                               tooltip="How views beyond the image are filled: mirrored (reflect) or edge pixels."),
+                io.Combo.Input("official_motion", options=["off", "pan_left", "pan_right", "zoom_in"], default="off",
+                               tooltip=("Reproduce the official ConsistI2V crops instead of the path (parity only; "
+                                        "zoom_in needs square frames).")),
+            ],
+            outputs=[io.Image.Output(display_name="IMAGE")],
+        )
+
+    @classmethod
+    def execute(cls, image, camera_path, frames, width, height, border, official_motion) -> io.NodeOutput:
+        first = image[0]
+        if official_motion != "off":
+            return io.NodeOutput(camera.official_crops(first, frames, official_motion, height, width))
+        matrices = camera.path_matrices(list(camera_path), frames)
+        scaled = _cover(first, height, width)
+        return io.NodeOutput(camera.render(scaled, matrices, height, width, border).clamp(0, 1))
+
+
+def _cover(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Scale and centre-crop the image to the output aspect (frame 0 = the image at output framing)."""
+    h, w = image.shape[:2]
+    s = max(height / h, width / w)
+    nh, nw = max(height, round(h * s)), max(width, round(w * s))
+    img = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=(nh, nw), mode="bilinear",
+                                          antialias=True, align_corners=False)[0].permute(1, 2, 0)
+    top, left = (nh - height) // 2, (nw - width) // 2
+    return img[top:top + height, left:left + width]
+
+
+class ConsistI2VCameraPathPreview(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ConsistI2VCameraPathPreview",
+            display_name="Camera Path Preview (ConsistI2V)",
+            category=CATEGORY,
+            description="Draws each frame's view outline of a camera path on the first image, to check a move "
+                        "before sampling (green: first frame, red: last).",
+            inputs=[
+                io.Image.Input("image", tooltip="The first frame."),
+                CameraPath.Input("camera_path", tooltip="Moves from 'Camera Move' nodes."),
+                _frames_input(),
+            ],
+            outputs=[io.Image.Output(display_name="IMAGE")],
+        )
+
+    @classmethod
+    def execute(cls, image, camera_path, frames) -> io.NodeOutput:
+        quads = camera.view_quads(camera.path_matrices(list(camera_path), frames))
+        canvas = image[0].clone()
+        h, w = canvas.shape[:2]
+        for i, quad in enumerate(quads):
+            t = i / max(1, len(quads) - 1)
+            colour = torch.tensor([t, 1 - t, 0.0])[: canvas.shape[2]]
+            pts = torch.stack([(quad[:, 0] + 1) / 2 * w, (quad[:, 1] + 1) / 2 * h], dim=1)
+            for k in range(4):
+                a, b = pts[k], pts[(k + 1) % 4]
+                n = int(max(abs(b - a).max().item(), 1)) * 2
+                s = torch.linspace(0, 1, n, dtype=torch.float64)[:, None]
+                line = (a + (b - a) * s).round().long()
+                ok = (line[:, 0] >= 0) & (line[:, 0] < w) & (line[:, 1] >= 0) & (line[:, 1] < h)
+                canvas[line[ok, 1], line[ok, 0]] = colour
+        return io.NodeOutput(canvas[None])
