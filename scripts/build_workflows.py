@@ -218,7 +218,77 @@ def long_video_workflow() -> Graph:
     return g
 
 
-WORKFLOWS = {"svd_frameinit": frameinit_workflow, "svd_pyoco": pyoco_workflow, "svd_long_video": long_video_workflow}
+CAMERA_NOTE = """## SVD + training-free camera move (ConsistI2V)
+A **Camera Move** path renders the input image into a synthetic **layout video** (Camera Layout); FrameInit starts
+sampling from its low frequencies, so SVD follows the camera without any camera model. The layout's first frame is
+SVD's conditioning image. **Camera Path Preview** draws each frame's view on the image (green first, red last).
+
+**Knobs**
+- Camera Move: *move* and its amount ({amount}), *start*/*end* span, *easing*; chain several moves via *previous*.
+- FrameInit Noise *temporal_cutoff*: raise (e.g. 0.5) to follow the camera more closely frame by frame;
+  *noise_timestep*: lower for a stronger pull towards the layout (less freedom).
+- Camera Layout *frames* must equal SVD *video_frames*; *border* fills views beyond the image (mirrored by default).
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+MOVE_DEFAULTS = ["pan", 0.0, 0.25, 1.5, 15.0, "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", 0.0, 1.0, "ease_in_out"]
+
+
+def camera_workflow(move: str, amount: str) -> Graph:
+    g = Graph()
+    made = {}
+
+    def from_layout(g, scale):
+        widgets = list(MOVE_DEFAULTS)
+        widgets[0] = move
+        path = g.node("ConsistI2VCameraMove", (0, 600), widgets, inputs=[("previous", "CI2V_CAMERA_PATH")],
+                      outputs=[("CAMERA_PATH", "CI2V_CAMERA_PATH")], size=(340, 300))
+        layout = g.node("ConsistI2VCameraLayout", (380, 600), [25, 1024, 576, "reflect", "off"],
+                        inputs=[("image", "IMAGE"), ("camera_path", "CI2V_CAMERA_PATH")],
+                        outputs=[("IMAGE", "IMAGE")], size=(340, 220))
+        first = g.node("ImageFromBatch", (380, 860), [0, 1], inputs=[("image", "IMAGE")],
+                       outputs=[("IMAGE", "IMAGE")])
+        preview = g.node("ConsistI2VCameraPathPreview", (760, 600), [25],
+                         inputs=[("image", "IMAGE"), ("camera_path", "CI2V_CAMERA_PATH")],
+                         outputs=[("IMAGE", "IMAGE")])
+        show = g.node("PreviewImage", (760, 760), inputs=[("images", "IMAGE")], size=(320, 260))
+        g.link(scale, 0, layout, "image")
+        g.link(path, 0, layout, "camera_path")
+        g.link(layout, 0, first, "image")
+        g.link(scale, 0, preview, "image")
+        g.link(path, 0, preview, "camera_path")
+        g.link(preview, 0, show, "images")
+        made["layout"] = layout
+        return (first, 0)
+
+    ids = svd_base(g, init_image=from_layout)
+    encode = g.node("VAEEncode", (1140, 600), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+                    outputs=[("LATENT", "LATENT")])
+    noise = g.node("ConsistI2VFrameInitNoise", (1520, 0),
+                   [0, "randomize", 850, "consisti2v_snr", "gaussian", 0.25, 0.5, 4, False, "pyoco_mixed", 1.0,
+                    False],
+                   inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
+                   outputs=[("NOISE", "NOISE")], size=(340, 420))
+    g.link(made["layout"], 0, encode, "pixels")
+    g.link(ids["ckpt"], 2, encode, "vae")
+    g.link(ids["model"], 0, noise, "model")
+    g.link(encode, 0, noise, "layout")
+    g.link(ids["sched"], 0, noise, "sigmas")
+    g.link(noise, 0, ids["run"], "noise")
+    g.note((1140, 760), CAMERA_NOTE.replace("{amount}", amount), size=(460, 380))
+    return g
+
+
+WORKFLOWS = {
+    "svd_frameinit": frameinit_workflow,
+    "svd_pyoco": pyoco_workflow,
+    "svd_long_video": long_video_workflow,
+    "svd_camera_pan": lambda: camera_workflow("pan", "pan_angle 0 = camera right, pan_distance 0.25 frame"),
+    "svd_camera_zoom": lambda: camera_workflow("zoom", "zoom_scale 1.5 in; below 1 zooms out"),
+    "svd_camera_rotate": lambda: camera_workflow("roll", "roll_degrees 15, counter-clockwise"),
+    "svd_camera_perspective": lambda: camera_workflow(
+        "perspective", "perspective_corners: where the 4 view corners go"),
+}
 
 
 def main():

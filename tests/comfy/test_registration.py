@@ -8,7 +8,8 @@ import pytest
 pytestmark = pytest.mark.comfy
 
 ROOT = Path(__file__).resolve().parents[2]
-OUR_IDS = {"ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise", "ConsistI2VLongVideo"}
+OUR_IDS = {"ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise", "ConsistI2VLongVideo",
+           "ConsistI2VCameraMove", "ConsistI2VCameraLayout", "ConsistI2VCameraPathPreview"}
 
 
 def test_pack_registers_its_nodes(comfy):

@@ -51,6 +51,8 @@ CPU_SHRINK = {
     "ImageScale": {"width": 64, "height": 64},
     "EmptyLatentImage": {"width": 64, "height": 64},
     "ConsistI2VStaticLayout": {"frames": 4},
+    "ConsistI2VCameraLayout": {"width": 64, "height": 64, "frames": 4},
+    "ConsistI2VCameraPathPreview": {"frames": 4},
     "BasicScheduler": {"steps": 2},
     "KSampler": {"steps": 2},
     "KSamplerAdvanced": {"steps": 2},
