@@ -171,9 +171,10 @@ def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int,
     src_h, src_w = image.shape[:2]
     if supersample is None:  # enough samples per source pixel when the view minifies the source
         quads = view_quads(matrices)
-        span_x = (quads[..., 0].amax(1) - quads[..., 0].amin(1)).max().item() / 2 * src_w / width
-        span_y = (quads[..., 1].amax(1) - quads[..., 1].amin(1)).max().item() / 2 * src_h / height
-        supersample = max(1, min(4, math.ceil(max(span_x, span_y))))
+        x, y = quads[..., 0], quads[..., 1]
+        area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()  # shoelace; the full frame is 4
+        shrink = (area / 4).sqrt().max().item() * max(src_w / width, src_h / height)
+        supersample = max(1, min(4, math.ceil(shrink - 1e-6)))
     hs, ws = height * supersample, width * supersample
     ys = (torch.arange(hs, dtype=torch.float64) + 0.5) / hs * 2 - 1
     xs = (torch.arange(ws, dtype=torch.float64) + 0.5) / ws * 2 - 1

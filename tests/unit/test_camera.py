@@ -119,3 +119,13 @@ def test_bad_moves_are_explained(move, words):
 def test_one_frame_is_refused():
     with pytest.raises(ValueError, match="at least 2 frames"):
         camera.path_matrices([camera.Move("pan")], 1)
+
+
+def test_zoom_out_is_anti_aliased():
+    """A 1-pixel checkerboard seen ~2.7x smaller must average to grey, not alias into a pattern."""
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    board = ((x + y) % 2).float()[..., None].expand(64, 64, 3).contiguous()
+    m = camera.path_matrices([camera.Move("zoom", scale=0.37)], 2)
+    smooth = camera.render(board, m, 64, 64)[-1]
+    aliased = camera.render(board, m, 64, 64, supersample=1)[-1]
+    assert float((smooth - 0.5).abs().mean()) < 0.03 < 0.1 < float((aliased - 0.5).abs().mean())
