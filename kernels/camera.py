@@ -190,22 +190,28 @@ def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int,
     return out.permute(0, 2, 3, 1).contiguous()
 
 
+def _resize_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
+    """torchvision ``Resize(short)``: the long side becomes int(short · long / short_side)."""
+    h, w = img.shape[-2:]
+    size = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+    return F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=False)
+
+
 def official_crops(image: torch.Tensor, frames: int, motion: str, height: int, width: int) -> torch.Tensor:
     """The official ConsistI2V pan_left / pan_right / zoom_in layouts where they are well defined.
 
     Pans: resize the short side to ``height``, slide a height x width window, start_x = int((W_src - W)·i/N)
-    (pan_left: 1 - i/N). zoom_in: resize the short side to 2·height, centred square crops from min side to
-    min side/1.5 (linear in i/N), resized to width x width: square outputs only.
+    (pan_left: 1 - i/N). zoom_in: resize the short side to 2·height, centred square crops of size
+    m - int((m - m // 1.5)·i/N) with m the min side, resized to width x width: square outputs only.
+    Resizes are bilinear without antialiasing, as the official tensor transforms (antialias=None) do.
     """
     img = image.permute(2, 0, 1).unsqueeze(0).float()
-    h, w = img.shape[-2:]
     out = []
     if motion in ("pan_left", "pan_right"):
-        scale = height / min(h, w)
-        nh, nw = round(h * scale), round(w * scale)
-        if nw < width:
+        big = _resize_short_side(img, height)
+        nh, nw = big.shape[-2:]
+        if nw < width or nh < height:
             raise ValueError(f"the image is too narrow for an official pan at {width}x{height}: use the general pan")
-        big = F.interpolate(img, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
         for i in range(frames):
             frac = i / frames if motion == "pan_right" else 1 - i / frames
             x0 = int((nw - width) * frac)
@@ -213,15 +219,14 @@ def official_crops(image: torch.Tensor, frames: int, motion: str, height: int, w
     elif motion == "zoom_in":
         if height != width:
             raise ValueError("the official zoom_in is only defined for square frames: use the general zoom")
-        scale = 2 * height / min(h, w)
-        nh, nw = round(h * scale), round(w * scale)
-        big = F.interpolate(img, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+        big = _resize_short_side(img, 2 * height)
+        nh, nw = big.shape[-2:]
         side = min(nh, nw)
         for i in range(frames):
-            crop = int(side - (side - side / 1.5) * i / frames)
+            crop = side - int((side - side // 1.5) * (i / frames))
             top, left = (nh - crop) // 2, (nw - crop) // 2
             patch = big[:, :, top:top + crop, left:left + crop]
-            out.append(F.interpolate(patch, size=(width, width), mode="bilinear", antialias=True,
+            out.append(F.interpolate(patch, size=(width, width), mode="bilinear", antialias=False,
                                      align_corners=False)[0])
     else:
         raise ValueError(f"official motion '{motion}' is unknown: use pan_left, pan_right or zoom_in")

@@ -88,18 +88,29 @@ def test_compat_progress_is_i_over_n():
     assert camera.progress(4, compat=True).tolist() == [0, 0.25, 0.5, 0.75]
 
 
-def test_official_crops_follow_the_published_formulas():
-    img = torch.rand(64, 128, 3, generator=torch.Generator().manual_seed(2))
-    pans = camera.official_crops(img, 4, "pan_right", 32, 32)
-    assert pans.shape == (4, 32, 32, 3)
-    big = torch.nn.functional.interpolate(img.permute(2, 0, 1)[None], size=(32, 64), mode="bilinear",
-                                          antialias=True, align_corners=False)[0].permute(1, 2, 0)
-    for i in range(4):
-        x0 = int((64 - 32) * i / 4)
-        torch.testing.assert_close(pans[i], big[:, x0:x0 + 32])
-    assert camera.official_crops(img, 3, "zoom_in", 32, 32).shape == (3, 32, 32, 3)
+@pytest.mark.parametrize("motion", ["pan_right", "pan_left", "zoom_in"])
+def test_official_crops_match_torchvision_transforms(motion):
+    """The official recipe, re-stated with torchvision's own transforms (Resize(short side) on a tensor, crop)."""
+    tvf = pytest.importorskip("torchvision.transforms.functional")
+    img = torch.rand(60, 130, 3, generator=torch.Generator().manual_seed(2))
+    chw, frames, size = img.permute(2, 0, 1), 5, 32
+    ours = camera.official_crops(img, frames, motion, size, size)
+    big = tvf.resize(chw, 2 * size if motion == "zoom_in" else size, antialias=False)
+    h, w = big.shape[-2:]
+    for i in range(frames):
+        if motion == "zoom_in":
+            m = min(h, w)
+            c = m - int((m - m // 1.5) * (i / frames))
+            ref = tvf.resize(tvf.crop(big, (h - c) // 2, (w - c) // 2, c, c), [size, size], antialias=False)
+        else:
+            frac = i / frames if motion == "pan_right" else 1 - i / frames
+            ref = tvf.crop(big, 0, int((w - size) * frac), size, size)
+        torch.testing.assert_close(ours[i].permute(2, 0, 1), ref, atol=1e-5, rtol=0)
+
+
+def test_official_zoom_needs_square_frames():
     with pytest.raises(ValueError, match="only defined for square"):
-        camera.official_crops(img, 3, "zoom_in", 32, 48)
+        camera.official_crops(torch.rand(64, 64, 3), 3, "zoom_in", 32, 48)
 
 
 @pytest.mark.parametrize("move, words", [
