@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kernels import camera  # noqa: E402
-from scripts.comfy_locate import find_comfyui  # noqa: E402
+from scripts.comfy_locate import put_comfyui_on_path_cpu  # noqa: E402
 from tests.support.tiny_models import build_tiny_vae  # noqa: E402
 
 FRAMES, SIZE = 16, 512
@@ -28,14 +28,9 @@ MOVES = {
 
 
 def main(repeats: int = 5) -> int:
-    root = find_comfyui()
+    root = put_comfyui_on_path_cpu("the tiny VAE")
     if root is None:
-        print("ComfyUI not found (set COMFYUI_PATH): the tiny VAE needs it")
         return 2
-    sys.path.insert(0, str(root))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
     vae = build_tiny_vae()
     image = torch.rand(SIZE, SIZE, 3, generator=torch.Generator().manual_seed(0))
     batch = image[None].repeat(FRAMES, 1, 1, 1)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from kernels.noise_objects import FrameInitNoise, PYoCoNoise, StartState  # noqa: E402
 from kernels.spectral import _applied_filter, frameinit_mix  # noqa: E402
-from scripts.comfy_locate import find_comfyui  # noqa: E402
+from scripts.comfy_locate import put_comfyui_on_path_cpu  # noqa: E402
 from tests.support.tiny_models import build_tiny_model, tiny_conditioning  # noqa: E402
 
 SHAPES = {"4d": (16, 4, 64, 64), "5d": (1, 16, 21, 60, 104)}
@@ -103,14 +103,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--layout", choices=[*SHAPES, "both"], default="both")
     args = parser.parse_args()
-    root = find_comfyui()
+    root = put_comfyui_on_path_cpu("the tiny-model forward")
     if root is None:
-        print("ComfyUI not found (set COMFYUI_PATH): the tiny-model forward needs it")
         return 2
-    sys.path.insert(0, str(root))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, ComfyUI {root}")
     for layout in (SHAPES if args.layout == "both" else [args.layout]):
         bench(layout, args.repeats)

@@ -28,3 +28,18 @@ def find_comfyui() -> Path | None:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def put_comfyui_on_path_cpu(needed_for: str):
+    """Find ComfyUI, put it on sys.path and select the CPU (before model_management loads); None if absent."""
+    import sys
+
+    root = find_comfyui()
+    if root is None:
+        print(f"ComfyUI not found (set COMFYUI_PATH): {needed_for} needs it")
+        return None
+    sys.path.insert(0, str(root))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = True
+    return root
