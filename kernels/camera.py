@@ -6,8 +6,15 @@ coordinates to *source* coordinates (inverse mapping); moves compose by matrix p
 Rendering samples the source bilinearly, supersampling when the view shrinks the source (anti-aliasing),
 and fills outside the source by a border rule: ``reflect`` (default) or ``replicate``. Never zeros.
 
-Conventions: a pan of angle 0 moves the camera right (content moves left), 90 moves it up; the distance is a
-fraction of the frame width (x) and height (y). Zoom scale s > 1 magnifies (camera moves in).
+Conventions: a pan of angle 0 moves the camera right (content moves left), 90 moves it up; the direction is
+kept in pixels on any aspect ratio, and the distance is a fraction of the frame along that direction (of the
+width at 0/180 degrees, of the height at 90/270). Zoom scale s > 1 magnifies (camera moves in). Roll is a
+rigid rotation in pixels (the frame's aspect ``width / height`` enters through ``path_matrices``).
+
+``avoid_borders`` keeps every view inside the frame so borders are never needed: a pan is pre-scaled by
+1 + distance and runs centred (from -d/2 to +d/2 of the view); a zoom-out starts zoomed in by 1/scale and
+ends at the full frame; a roll is scaled per frame by |cos θ| + |sin θ|·max(W/H, H/W). A zoom-in always stays
+inside. Perspective moves are left as given (borders follow the border rule).
 """
 from __future__ import annotations
 
@@ -83,6 +90,11 @@ def _check_quad(corners: torch.Tensor) -> None:
         area = (p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0])
         if abs(float(area)) < 1e-6:
             raise ValueError("the 4 keypoints are degenerate (3 of them on a line): move them apart")
+    edges = corners.roll(-1, 0) - corners
+    turns = edges[:, 0] * edges.roll(-1, 0)[:, 1] - edges[:, 1] * edges.roll(-1, 0)[:, 0]
+    if not bool((turns > 0).all()):
+        raise ValueError("the 4 keypoints must form a convex quad in the order top-left, top-right, bottom-right, "
+                         "bottom-left (crossed, folded or mirrored corners cannot be reached smoothly)")
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,8 @@ class Move:
     start: float = 0.0
     end: float = 1.0
     easing: str = "linear"
+    avoid_borders: bool = False
+    center: tuple = (0.0, 0.0)
 
     def check(self) -> None:
         if self.kind not in ("pan", "zoom", "roll", "perspective"):
@@ -113,21 +127,37 @@ class Move:
                              "use e.g. 1.5 to zoom in, 0.67 to zoom out")
         if self.kind == "pan" and not (0.0 <= self.distance <= 2.0):
             raise ValueError(f"pan distance {self.distance} is outside [0, 2] frames")
+        if len(self.center) != 2 or not all(-1.0 <= float(c) <= 1.0 for c in self.center):
+            raise ValueError(f"zoom centre {self.center} must be (x, y) inside the frame, each in -1..1")
         if self.kind == "perspective":
             _check_quad(torch.tensor(self.corners, dtype=torch.float64).reshape(-1, 2))
 
-    def matrices(self, p: torch.Tensor) -> torch.Tensor:
-        """Output->source homographies at global progress ``p`` (shape [N])."""
+    def matrices(self, p: torch.Tensor, aspect: float = 1.0) -> torch.Tensor:
+        """Output->source homographies at global progress ``p`` (shape [N]) for frames of aspect W/H."""
         local = ease(((p - self.start) / (self.end - self.start)).clamp(0, 1), self.easing)
         if self.kind == "pan":
             a = math.radians(self.angle)
-            return _translate(local * 2 * self.distance * math.cos(a), -local * 2 * self.distance * math.sin(a))
+            c, s = math.cos(a), math.sin(a)
+            norm = math.hypot(c, aspect * s)  # keeps the direction in pixels: d of the width at 0, height at 90
+            tx, ty = 2 * self.distance * c / norm, -2 * self.distance * s * aspect / norm
+            if not self.avoid_borders:
+                return _translate(local * tx, local * ty)
+            return _scale(torch.full_like(p, 1 / (1 + self.distance))) @ _translate((local - 0.5) * tx,
+                                                                                    (local - 0.5) * ty)
         if self.kind == "zoom":
-            return _scale(self.scale ** -local)  # geometric interpolation of the magnification
+            if self.avoid_borders and self.scale < 1:  # zoom-out: start zoomed in by 1/scale, end on the frame
+                factor = self.scale ** (1 - local)
+            else:
+                factor = self.scale ** -local  # geometric interpolation of the magnification
+            cx, cy = (float(v) for v in self.center)
+            return _translate(torch.full_like(p, cx), torch.full_like(p, cy)) @ _scale(factor) @ _translate(
+                torch.full_like(p, -cx), torch.full_like(p, -cy))
         if self.kind == "roll":
             t = torch.deg2rad(local * self.angle)
             m = torch.eye(3, dtype=torch.float64).repeat(len(p), 1, 1)
-            m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = t.cos(), -t.sin(), t.sin(), t.cos()
+            m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = t.cos(), -t.sin() / aspect, t.sin() * aspect, t.cos()
+            if self.avoid_borders:
+                m = m @ _scale(1 / (t.cos().abs() + t.sin().abs() * max(aspect, 1 / aspect)))
             return m
         target = torch.tensor(self.corners, dtype=torch.float64).reshape(4, 2)
         out = []
@@ -136,14 +166,35 @@ class Move:
         return torch.stack(out)
 
 
-def path_matrices(moves: list[Move], frames: int, compat: bool = False) -> torch.Tensor:
-    """Per-frame output->source homographies of the composed moves, [frames, 3, 3] float64."""
+def path_matrices(moves: list[Move], frames: int, compat: bool = False, aspect: float = 1.0) -> torch.Tensor:
+    """Per-frame output->source homographies of the composed moves, [frames, 3, 3] float64.
+
+    ``aspect`` is the output frame's width / height: pans keep their direction and rolls stay rigid in pixels.
+    """
+    if not aspect > 0:
+        raise ValueError(f"aspect {aspect} must be positive (width / height)")
     p = progress(frames, compat)
     m = torch.eye(3, dtype=torch.float64).repeat(frames, 1, 1)
     for move in moves:
         move.check()
-        m = m @ move.matrices(p)
+        m = m @ move.matrices(p, aspect)
     return m
+
+
+def framing(src_height: int, src_width: int, height: int, width: int) -> torch.Tensor:
+    """Output->source matrix of the centred cover crop: frame 0 shows the image at the output's aspect."""
+    s = max(height / src_height, width / src_width)
+    return torch.diag(torch.tensor([width / s / src_width, height / s / src_height, 1.0], dtype=torch.float64))
+
+
+def source_scale(matrices: torch.Tensor, src_height: int, src_width: int, height: int, width: int) -> float:
+    """How far (<= 1) the source can be shrunk before rendering and still give the most magnified view of
+    ``matrices`` (output -> source, framing included) at least one source pixel per output pixel."""
+    quads = view_quads(matrices)
+    x, y = quads[..., 0], quads[..., 1]
+    area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()  # source-normalised; the full source is 4
+    smallest = max(float(area.min()) / 4, 1e-12) ** 0.5
+    return min(1.0, max(width / src_width, height / src_height) / smallest)
 
 
 def view_quads(matrices: torch.Tensor) -> torch.Tensor:
@@ -180,14 +231,15 @@ def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int,
     xs = (torch.arange(ws, dtype=torch.float64) + 0.5) / ws * 2 - 1
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)
-    mapped = torch.einsum("fij,nj->fni", matrices, pts)
-    grid = (mapped[..., :2] / mapped[..., 2:]).reshape(len(matrices), hs, ws, 2)
-    src = image.permute(2, 0, 1).unsqueeze(0).float().expand(len(matrices), -1, -1, -1)
-    out = F.grid_sample(src, _fold(grid, border).float(), mode="bilinear", padding_mode="border",
-                        align_corners=False)
-    if supersample > 1:
-        out = F.avg_pool2d(out, supersample)
-    return out.permute(0, 2, 3, 1).contiguous()
+    src = image.permute(2, 0, 1).unsqueeze(0).float()
+    frames = []
+    for m in matrices:  # one frame at a time: memory stays at one supersampled frame
+        mapped = pts @ m.T
+        grid = (mapped[:, :2] / mapped[:, 2:]).reshape(1, hs, ws, 2)
+        out = F.grid_sample(src, _fold(grid, border).float(), mode="bilinear", padding_mode="border",
+                            align_corners=False)
+        frames.append(F.avg_pool2d(out, supersample) if supersample > 1 else out)
+    return torch.cat(frames).permute(0, 2, 3, 1).contiguous()
 
 
 def _resize_short_side(img: torch.Tensor, short: int) -> torch.Tensor:

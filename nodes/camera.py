@@ -35,7 +35,8 @@ class ConsistI2VCameraMove(io.ComfyNode):
                 io.Float.Input("pan_distance", default=0.25, min=0.0, max=2.0, step=0.01, tooltip=(
                     "Pan length as a fraction of the frame (width for horizontal, height for vertical moves).")),
                 io.Float.Input("zoom_scale", default=1.5, min=0.125, max=8.0, step=0.05, tooltip=(
-                    "Magnification at the end of the move: 1.5 zooms in, 0.67 zooms out (edges are mirrored).")),
+                    "Zoom factor over the move: 1.5 zooms in, 0.67 zooms out (with avoid_borders a zoom-out "
+                    "starts zoomed in by 1/scale and ends on the full image).")),
                 io.Float.Input("roll_degrees", default=15.0, min=-180.0, max=180.0, step=1.0,
                                tooltip="Rotation at the end of the move, counter-clockwise in degrees."),
                 io.String.Input("perspective_corners", default="-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", tooltip=(
@@ -49,13 +50,21 @@ class ConsistI2VCameraMove(io.ComfyNode):
                                tooltip="Speed curve: linear, or starting/stopping gently."),
                 CameraPath.Input("previous", optional=True,
                                  tooltip="Moves to run before this one (chain several Camera Move nodes)."),
+                io.Boolean.Input("avoid_borders", default=True, optional=True, tooltip=(
+                    "Keep every view inside the image so no mirrored edges appear: pans are pre-scaled by "
+                    "1 + distance and run centred, zoom-outs start zoomed in, rolls zoom in just enough. Off: "
+                    "frame 0 is the plain image and views beyond it use the layout's border.")),
+                io.Float.Input("zoom_center_x", default=0.0, min=-1.0, max=1.0, step=0.01, optional=True, tooltip=(
+                    "Zoom centre, horizontal: -1 left edge, 0 middle, 1 right edge.")),
+                io.Float.Input("zoom_center_y", default=0.0, min=-1.0, max=1.0, step=0.01, optional=True, tooltip=(
+                    "Zoom centre, vertical: -1 top edge, 0 middle, 1 bottom edge.")),
             ],
             outputs=[CameraPath.Output(display_name="CAMERA_PATH")],
         )
 
     @classmethod
     def execute(cls, move, pan_angle, pan_distance, zoom_scale, roll_degrees, perspective_corners, start, end,
-                easing, previous=None) -> io.NodeOutput:
+                easing, previous=None, avoid_borders=True, zoom_center_x=0.0, zoom_center_y=0.0) -> io.NodeOutput:
         corners = ()
         if move == "perspective":
             try:
@@ -66,7 +75,8 @@ class ConsistI2VCameraMove(io.ComfyNode):
                 raise ValueError(f"perspective_corners '{perspective_corners}' must be 4 'x,y' pairs separated by "
                                  "spaces, e.g. '-0.9,-0.9  0.9,-1  1,1  -1,0.9'")
         step = camera.Move(move, angle=roll_degrees if move == "roll" else pan_angle, distance=pan_distance,
-                           scale=zoom_scale, corners=corners, start=start, end=end, easing=easing)
+                           scale=zoom_scale, corners=corners, start=start, end=end, easing=easing,
+                           avoid_borders=bool(avoid_borders), center=(float(zoom_center_x), float(zoom_center_y)))
         step.check()
         return io.NodeOutput(tuple(previous or ()) + (step,))
 
@@ -102,20 +112,24 @@ class ConsistI2VCameraLayout(io.ComfyNode):
         first = image[0]
         if official_motion != "off":
             return io.NodeOutput(camera.official_crops(first, frames, official_motion, height, width))
-        matrices = camera.path_matrices(list(camera_path), frames)
-        scaled = _cover(first, height, width)
-        return io.NodeOutput(camera.render(scaled, matrices, height, width, border).clamp(0, 1))
+        h, w = first.shape[:2]
+        matrices = camera.framing(h, w, height, width) @ camera.path_matrices(
+            list(camera_path), frames, aspect=width / height)
+        f = camera.source_scale(matrices, h, w, height, width)
+        if f < 1:  # prefilter a large source down to what the most magnified view needs
+            first = torch.nn.functional.interpolate(
+                first.permute(2, 0, 1)[None], size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear",
+                antialias=True, align_corners=False)[0].permute(1, 2, 0)
+        return io.NodeOutput(camera.render(first, matrices, height, width, border).clamp(0, 1))
 
 
-def _cover(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Scale and centre-crop the image to the output aspect (frame 0 = the image at output framing)."""
-    h, w = image.shape[:2]
-    s = max(height / h, width / w)
-    nh, nw = max(height, round(h * s)), max(width, round(w * s))
-    img = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=(nh, nw), mode="bilinear",
-                                          antialias=True, align_corners=False)[0].permute(1, 2, 0)
-    top, left = (nh - height) // 2, (nw - width) // 2
-    return img[top:top + height, left:left + width]
+def _size_inputs() -> list:
+    return [
+        io.Int.Input("width", default=0, min=0, max=8192, step=8, optional=True, tooltip=(
+            "The Camera Layout's width, so the outlines match its framing (0: the image's own size).")),
+        io.Int.Input("height", default=0, min=0, max=8192, step=8, optional=True, tooltip=(
+            "The Camera Layout's height (0: the image's own size).")),
+    ]
 
 
 class ConsistI2VCameraPathPreview(io.ComfyNode):
@@ -131,15 +145,20 @@ class ConsistI2VCameraPathPreview(io.ComfyNode):
                 io.Image.Input("image", tooltip="The first frame."),
                 CameraPath.Input("camera_path", tooltip="Moves from 'Camera Move' nodes."),
                 _frames_input(),
+                *_size_inputs(),
             ],
             outputs=[io.Image.Output(display_name="IMAGE")],
         )
 
     @classmethod
-    def execute(cls, image, camera_path, frames) -> io.NodeOutput:
-        quads = camera.view_quads(camera.path_matrices(list(camera_path), frames))
+    def execute(cls, image, camera_path, frames, width=0, height=0) -> io.NodeOutput:
         canvas = image[0].clone()
         h, w = canvas.shape[:2]
+        if (width == 0) != (height == 0):
+            raise ValueError(f"width={width}, height={height}: set both to the Camera Layout's size, or both to 0")
+        width, height = (width, height) if width else (w, h)
+        quads = camera.view_quads(camera.framing(h, w, height, width) @ camera.path_matrices(
+            list(camera_path), frames, aspect=width / height))
         for i, quad in enumerate(quads):
             t = i / max(1, len(quads) - 1)
             colour = torch.tensor([t, 1 - t, 0.0])[: canvas.shape[2]]

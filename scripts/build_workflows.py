@@ -231,7 +231,8 @@ SVD's conditioning image. **Camera Path Preview** draws each frame's view on the
 
 Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
 
-MOVE_DEFAULTS = ["pan", 0.0, 0.25, 1.5, 15.0, "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", 0.0, 1.0, "ease_in_out"]
+MOVE_DEFAULTS = ["pan", 0.0, 0.25, 1.5, 15.0, "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", 0.0, 1.0, "ease_in_out",
+                 True, 0.0, 0.0]
 
 
 def camera_workflow(move: str, amount: str) -> Graph:
@@ -248,7 +249,7 @@ def camera_workflow(move: str, amount: str) -> Graph:
                         outputs=[("IMAGE", "IMAGE")], size=(340, 220))
         first = g.node("ImageFromBatch", (380, 860), [0, 1], inputs=[("image", "IMAGE")],
                        outputs=[("IMAGE", "IMAGE")])
-        preview = g.node("ConsistI2VCameraPathPreview", (760, 600), [25],
+        preview = g.node("ConsistI2VCameraPathPreview", (760, 600), [25, 1024, 576],
                          inputs=[("image", "IMAGE"), ("camera_path", "CI2V_CAMERA_PATH")],
                          outputs=[("IMAGE", "IMAGE")])
         show = g.node("PreviewImage", (760, 760), inputs=[("images", "IMAGE")], size=(320, 260))
