@@ -16,6 +16,8 @@ TAU_SCALES = ("model_schedule", "consisti2v_snr")
 
 def layout_noise_sigma(model_sampling, tau: int, tau_scale: str) -> float:
     """The model's sigma for FrameInit's noise level tau (on a 1000-step scale)."""
+    if tau_scale not in TAU_SCALES:
+        raise ValueError(f"timestep_scale '{tau_scale}' is unknown: use one of {', '.join(TAU_SCALES)}")
     if tau_scale == "model_schedule":
         return float(model_sampling.percent_to_sigma(1.0 - tau / 999.0))
     return sigma_for_snr(model_sampling, consisti2v_snr_ratio(tau), float(model_sampling.sigma_max))
@@ -44,6 +46,24 @@ def frameinit_inputs() -> list:
                      tooltip="Steepness of the butterworth filter (ignored by the other filters)."),
     ]
 
+
+
+def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff, temporal_cutoff,
+                            butterworth_order, noise_type, pyoco_alpha, official_filters=False):
+    """Check the inputs of ``frameinit_inputs`` + ``noise_type_inputs`` once and return
+    ``build(seed, layout, drop_first_frame=False) -> FrameInitNoise`` for this MODEL and SIGMAS."""
+    check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
+    check_alpha(pyoco_alpha)
+    start = start_state(model, sigmas)
+    sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
+
+    def build(seed, layout, drop_first_frame=False) -> FrameInitNoise:
+        return FrameInitNoise(
+            seed=seed, layout=layout, start=start, sigma_tau=sigma_tau, drop_first_frame=drop_first_frame,
+            noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter, d_s=spatial_cutoff, d_t=temporal_cutoff,
+            order=butterworth_order, official_filters=official_filters)
+
+    return build
 
 class ConsistI2VFrameInitNoise(io.ComfyNode):
     @classmethod
@@ -80,10 +100,6 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
     def execute(cls, model, layout, sigmas, seed, noise_timestep, timestep_scale, filter, spatial_cutoff,
                 temporal_cutoff, butterworth_order, drop_first_frame, noise_type, pyoco_alpha,
                 official_filters) -> io.NodeOutput:
-        check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
-        check_alpha(pyoco_alpha)
-        if timestep_scale not in TAU_SCALES:
-            raise ValueError(f"timestep_scale '{timestep_scale}' is unknown: use one of {', '.join(TAU_SCALES)}")
         samples = layout["samples"]
         if samples.ndim not in (4, 5):
             raise ValueError(f"layout is {samples.ndim}-D {tuple(samples.shape)}: connect a VAE-encoded video")
@@ -91,13 +107,9 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
             raise ValueError(
                 "layout is a single image latent (1 frame): FrameInit needs a layout video. Use 'ConsistI2V Static "
                 "Layout' to repeat the image over the video's frames, then VAE Encode it")
-        start = start_state(model, sigmas)
-        sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
-        noise = FrameInitNoise(
-            seed=seed, layout=samples.detach().cpu(), start=start, sigma_tau=sigma_tau,
-            drop_first_frame=drop_first_frame, noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter,
-            d_s=spatial_cutoff, d_t=temporal_cutoff, order=butterworth_order, official_filters=official_filters)
-        return io.NodeOutput(noise)
+        build = frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff,
+                                        temporal_cutoff, butterworth_order, noise_type, pyoco_alpha, official_filters)
+        return io.NodeOutput(build(seed, samples.detach().cpu(), drop_first_frame))
 
 
 class ConsistI2VStaticLayout(io.ComfyNode):

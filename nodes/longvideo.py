@@ -7,11 +7,8 @@ from comfy_api.latest import io
 from ..kernels import layout as lay
 from ..kernels.longvideo import (autoregressive_video, check_chunking, check_long_layout, layout_slice,
                                  total_frames)
-from ..kernels.noise_objects import FrameInitNoise
-from ..kernels.pyoco import check_alpha
-from ..kernels.spectral import check_filter_args
-from .common import SEED_MAX, noise_type_inputs, seed_input, start_state
-from .frameinit import TAU_SCALES, frameinit_inputs, layout_noise_sigma
+from .common import SEED_MAX, noise_type_inputs, seed_input
+from .frameinit import frameinit_inputs, frameinit_noise_builder
 
 CONCAT_KEY = "concat_latent_image"
 _NO_IMAGE = (
@@ -117,10 +114,8 @@ class ConsistI2VLongVideo(io.ComfyNode):
         import comfy.sample
         import comfy.utils
 
-        check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
-        check_alpha(pyoco_alpha)
-        if timestep_scale not in TAU_SCALES:
-            raise ValueError(f"timestep_scale '{timestep_scale}' is unknown: use one of {', '.join(TAU_SCALES)}")
+        build_noise = frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff,
+                                              temporal_cutoff, butterworth_order, noise_type, pyoco_alpha)
         samples = latent["samples"]
         if getattr(samples, "is_nested", False):
             raise ValueError("latent is a nested (multi-part) latent: Long Video needs a plain video latent")
@@ -136,8 +131,6 @@ class ConsistI2VLongVideo(io.ComfyNode):
                                  f"{samples.ndim}-D: VAE Encode the camera layout with this model's VAE")
             check_long_layout(camera, chunks, frames, overlap, axis)
 
-        start = start_state(model, sigmas)
-        sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
         latent_image = comfy.sample.fix_empty_latent_channels(model, samples)
         noise_mask = latent.get("noise_mask")
         steps = sigmas.shape[-1] - 1
@@ -149,10 +142,7 @@ class ConsistI2VLongVideo(io.ComfyNode):
                 chunk_layout = condition.repeat_interleave(frames, dim=axis)
             else:
                 chunk_layout = layout_slice(camera, k, frames, overlap, axis)
-            noise = FrameInitNoise(
-                seed=chunk_seed, layout=chunk_layout.float(), start=start, sigma_tau=sigma_tau, noise_kind=noise_type,
-                alpha=pyoco_alpha, filter_kind=filter, d_s=spatial_cutoff, d_t=temporal_cutoff,
-                order=butterworth_order).generate_noise({"samples": latent_image})
+            noise = build_noise(chunk_seed, chunk_layout.float()).generate_noise({"samples": latent_image})
 
             def step_callback(step, x0, x, total_steps):
                 pbar.update_absolute(k * steps + step + 1)
