@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.comfy_locate import find_comfyui  # noqa: E402
 from scripts.workflow_api import defs_from_input_types, model_files, to_api_prompt  # noqa: E402
 # before ComfyUI is on sys.path: it has a `tests` package of its own
-from tests.support.workflows import provide_tiny_files, shrink_for_cpu  # noqa: E402
+from tests.support.workflows import images_named, provide_tiny_files, shrink_for_cpu  # noqa: E402
 
 DEFAULT_WORKFLOW = ROOT / "workflows" / "svd_frameinit.json"
 
@@ -80,7 +80,7 @@ def main() -> int:
         provide_tiny_files(workflow, comfy.checkpoints, comfy.input_dir)
         prompt = shrink_for_cpu(prompt)
         preview = comfy.output_dir / "consistent_dynamic_i2v_layout_preview.webp"
-        image = comfy.input_dir / next(n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "LoadImage")
+        image = comfy.input_dir / images_named(workflow)[0]
         layout_preview(image, preview)
         print(f"weight-free FrameInit preview (layout | its low band | low band of the noisy start): {preview}")
     else:

@@ -39,6 +39,7 @@ from scripts.comfy_locate import PACK_ROOT, find_comfyui, in_ci
 pytestmark = pytest.mark.browser
 
 from scripts.workflow_api import defs_from_input_types, to_api_prompt  # noqa: E402
+from tests.support.images import write_gradient_png  # noqa: E402
 from tests.support.workflows import shrink_for_cpu  # noqa: E402
 
 OUR_NODE_IDS = ("ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise")
@@ -153,16 +154,6 @@ def _required_files(wf: dict) -> tuple[dict[tuple[str, str], str], set[str]]:
     return models, images
 
 
-def _write_png(path: Path, size: int = 64) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.new("RGB", (size, size))
-    img.putdata([(int(255 * x / (size - 1)), int(255 * y / (size - 1)), 128)
-                 for y in range(size) for x in range(size)])
-    img.save(path)
-
-
 _WRITE_MODELS_SCRIPT = r"""
 import json, sys
 comfy_root, support_dir, jobs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -235,7 +226,7 @@ def server(tmp_path_factory):
         images |= i
     _write_models(comfy_root, models, model_root)
     for name in images:
-        _write_png(input_dir / name)
+        write_gradient_png(input_dir / name)
 
     node_dirs = [PACK_ROOT]
     if TINY_LOADER_PACK.is_dir():

@@ -6,14 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.support.images import write_gradient_png
+
 pytestmark = pytest.mark.comfy
 
 
 @pytest.fixture(scope="module")
 def prompt(comfy):
-    img = Image.new("RGB", (160, 64))
-    img.putdata([(int(255 * x / 160), int(255 * y / 64), 90) for y in range(64) for x in range(160)])
-    img.save(comfy.input_dir / "camera_wide.png")
+    write_gradient_png(comfy.input_dir / "camera_wide.png", 160, 64, blue=90)
     move = {"move": "zoom", "pan_angle": 0.0, "pan_distance": 0.25, "zoom_scale": 0.5, "roll_degrees": 15.0,
             "perspective_corners": "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", "start": 0.0, "end": 1.0,
             "easing": "linear", "avoid_borders": True, "zoom_center_x": 0.3, "zoom_center_y": -0.2}

@@ -6,14 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.support.images import write_gradient_png
+
 pytestmark = pytest.mark.comfy
 
 
 @pytest.fixture(scope="module")
 def prompt(comfy):
-    img = Image.new("RGB", (96, 64))
-    img.putdata([(int(255 * x / 96), int(255 * y / 64), 90) for y in range(64) for x in range(96)])
-    img.save(comfy.input_dir / "camera_src.png")
+    write_gradient_png(comfy.input_dir / "camera_src.png", 96, 64, blue=90)
     move = {"move": "pan", "pan_angle": 0.0, "pan_distance": 0.25, "zoom_scale": 1.5, "roll_degrees": 15.0,
             "perspective_corners": "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", "start": 0.0, "end": 1.0,
             "easing": "linear"}

@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 
+from tests.support.images import write_gradient_png
 from tests.support.node_calls import call_node, node_class
 
 pytestmark = pytest.mark.comfy
@@ -173,16 +174,12 @@ def svd_prompt(chunks=3, overlap=1, frames=T):
 
 @pytest.fixture(scope="module")
 def tiny_files(comfy):
-    from PIL import Image
-
     from tests.support.tiny_models import write_tiny_checkpoint
 
     target = comfy.checkpoints / "svd_xt.safetensors"
     if not target.exists():
         write_tiny_checkpoint(str(target), kind="svd")
-    img = Image.new("RGB", (64, 64))
-    img.putdata([(4 * x, 4 * y, 128) for y in range(64) for x in range(64)])
-    img.save(comfy.input_dir / "longvideo_test.png")
+    write_gradient_png(comfy.input_dir / "longvideo_test.png")
 
 
 def test_long_video_in_a_real_prompt(comfy, tiny_files):

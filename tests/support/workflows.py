@@ -10,6 +10,8 @@ from scripts.workflow_api import model_files
 
 from scripts.comfy_locate import PACK_ROOT
 
+from .images import write_gradient_png
+
 WORKFLOWS = sorted((PACK_ROOT / "workflows").glob("*.json"))
 
 
@@ -23,8 +25,6 @@ def images_named(workflow: dict) -> list[str]:
 
 def provide_tiny_files(workflow: dict, checkpoints: Path, input_dir: Path) -> None:
     """Write a tiny checkpoint for every model file the workflow names and a test image for LoadImage."""
-    from PIL import Image
-
     from .tiny_models import write_tiny_checkpoint
 
     for entry in model_files(workflow):
@@ -36,10 +36,7 @@ def provide_tiny_files(workflow: dict, checkpoints: Path, input_dir: Path) -> No
     for name in images_named(workflow):
         target = input_dir / name
         if not target.exists():
-            w, h = 96, 64
-            img = Image.new("RGB", (w, h))
-            img.putdata([(int(255 * x / w), int(255 * y / h), 128) for y in range(h) for x in range(w)])
-            img.save(target)
+            write_gradient_png(target, 96, 64)
 
 
 # The shipped workflows are sized for a GPU (SVD-XT: 1024x576, 25 frames, 20 steps). Even with the tiny model
