@@ -13,3 +13,11 @@ def call_node(name, **kwargs) -> tuple:
     if hasattr(cls, "define_schema"):
         return cls.execute(**kwargs).args
     return getattr(cls(), cls.FUNCTION)(**kwargs)
+
+
+def pack_module(name: str):
+    """A submodule of this pack as ComfyUI loaded it (e.g. ``consisti2v.model``; relative imports need the pack)."""
+    import importlib
+
+    package = node_class("ConsistI2VFrameInitNoise").__module__.rsplit(".nodes", 1)[0]
+    return importlib.import_module(f"{package}.{name}")
