@@ -20,7 +20,7 @@ DEFAULTS = {
     "mid_block_type": "UNetMidBlock2DCrossAttn", "attention_head_dim": [5, 10, 20, 20],
     "cross_attention_dim": 1024, "norm_num_groups": 32, "norm_eps": 1e-5, "use_linear_projection": True,
     "flip_sin_to_cos": True, "freq_shift": 0, "transformer_layers_per_block": 1, "n_temp_heads": 8,
-    "n_frames": 16, "first_frame_condition_mode": "concat", "augment_temporal_attention": True,
+    "first_frame_condition_mode": "concat", "augment_temporal_attention": True,
     "temp_pos_embedding": "rotary", "use_frame_stride_condition": True, "use_temporal": True,
 }
 # Values our port implements; anything else in a config.json is refused rather than silently mis-run.

@@ -280,6 +280,186 @@ def camera_workflow(move: str, amount: str) -> Graph:
     return g
 
 
+CI2V_URL = "https://huggingface.co/TIGER-Lab/ConsistI2V/resolve/main/"
+CI2V_UNET = {"name": "consisti2v_unet.safetensors", "url": CI2V_URL + "unet/diffusion_pytorch_model.safetensors",
+             "directory": "diffusion_models"}
+CI2V_TEXT = {"name": "consisti2v_text_encoder.safetensors", "url": CI2V_URL + "text_encoder/model.safetensors",
+             "directory": "text_encoders"}
+CI2V_VAE = {"name": "consisti2v_vae.safetensors", "url": CI2V_URL + "vae/diffusion_pytorch_model.safetensors",
+            "directory": "vae"}
+CI2V_SIZE, CI2V_FRAMES = 256, 16
+
+CI2V_NOTE = """## ConsistI2V image-to-video (native model)
+The ConsistI2V UNet generates 15 frames after your image; every frame attends to the first frame (spatial
+first-frame attention and a 3x3 first-frame window in temporal attention), so appearance and layout hold.
+
+**Files** (download links in the loaders): `consisti2v_unet.safetensors` in `models/diffusion_models`,
+`consisti2v_text_encoder.safetensors` (SD 2.1 OpenCLIP-H) in `models/text_encoders`, `consisti2v_vae.safetensors`
+(SD 2.1 VAE) in `models/vae`.
+
+**Knobs**
+- *ConsistI2V Conditioning*: `length` 16 (with the first frame), 256x256 (trained size), `frame_stride` 3:
+  higher = larger motion per frame.
+- *First-Frame Attention*: both on = the paper's model; turn off to see what they do (paper Table 3).
+- *KSampler*: DDIM, `ddim_uniform`, 50 steps, CFG 7.5 (the official settings).
+- *Prepend First Frame* puts the input frame in front, so the saved video has all 16 frames (8 fps)."""
+
+CI2V_FRAMEINIT_NOTE = """## ConsistI2V + FrameInit (the paper's full inference)
+As the official pipeline: the sampler starts from FrameInit noise built from the first frame repeated (low
+frequencies of the noised layout + fresh high frequencies, PYoCo mixed noise).
+
+**Knobs** (FrameInit Noise)
+- *noise_timestep* 850, *timestep_scale* `model_schedule` (this is ConsistI2V's own schedule: exact).
+- *drop_first_frame* on: the layout has 16 frames, the first is the conditioning frame and is not sampled.
+- *spatial_cutoff* / *temporal_cutoff* 0.25 (paper); lower = more motion, higher = closer to the image.
+- Static Layout *frames* = Conditioning *length* (16)."""
+
+CI2V_CAMERA_NOTE = """## ConsistI2V + camera move (training-free)
+The camera layout (the image seen through a moving camera) replaces the static layout in FrameInit; its first
+frame conditions the model. Same files as the other ConsistI2V workflows.
+
+**Knobs**
+- *Camera Move*: pan / zoom / roll / perspective, easing, span. *Camera Layout* frames = `length` (16).
+- FrameInit *temporal_cutoff* 0.5 follows the move more closely than the paper's 0.25."""
+
+
+def consisti2v_inputs(g: Graph, layout_image=None):
+    """Loaders, prompts, image, conditioning; ``layout_image(g, scale_id)`` may supply the first frame."""
+    unet = g.node("ConsistI2VModelLoader", (0, 0), ["consisti2v_unet.safetensors", "default"],
+                  outputs=[("MODEL", "MODEL")], models=[CI2V_UNET])
+    attention = g.node("ConsistI2VFirstFrameAttention", (380, 0), [True, True, 3], inputs=[("model", "MODEL")],
+                       outputs=[("MODEL", "MODEL")])
+    clip = g.node("CLIPLoader", (0, 140), ["consisti2v_text_encoder.safetensors", "stable_diffusion", "default"],
+                  outputs=[("CLIP", "CLIP")], models=[CI2V_TEXT])
+    vae = g.node("VAELoader", (0, 290), ["consisti2v_vae.safetensors"], outputs=[("VAE", "VAE")], models=[CI2V_VAE])
+    pos = g.node("CLIPTextEncode", (380, 140), ["a red panda eating bamboo, forest, sunlight"],
+                 inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 140))
+    neg = g.node("CLIPTextEncode", (380, 320), [""], inputs=[("clip", "CLIP")],
+                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 100))
+    img = g.node("LoadImage", (0, 400), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(320, 320))
+    scale = g.node("ImageScale", (380, 460), ["bilinear", CI2V_SIZE, CI2V_SIZE, "center"],
+                   inputs=[("image", "IMAGE")], outputs=[("IMAGE", "IMAGE")])
+    cond = g.node("ConsistI2VConditioning", (760, 140), [CI2V_SIZE, CI2V_SIZE, CI2V_FRAMES, 3],
+                  inputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("vae", "VAE"),
+                          ("start_image", "IMAGE"), ("start_latent", "LATENT")],
+                  outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
+                  size=(340, 240))
+    g.link(unet, 0, attention, "model")
+    g.link(clip, 0, pos, "clip")
+    g.link(clip, 0, neg, "clip")
+    g.link(img, 0, scale, "image")
+    g.link(pos, 0, cond, "positive")
+    g.link(neg, 0, cond, "negative")
+    g.link(vae, 0, cond, "vae")
+    first = layout_image(g, scale) if layout_image else (scale, 0)
+    g.link(first[0], first[1], cond, "start_image")
+    g.models = [CI2V_UNET, CI2V_TEXT, CI2V_VAE]
+    return dict(model=attention, vae=vae, scale=scale, cond=cond)
+
+
+def consisti2v_output(g: Graph, ids, latent_src):
+    full = g.node("ConsistI2VPrependFirstFrame", (1900, 0), inputs=[("samples", "LATENT"),
+                                                                   ("positive", "CONDITIONING")],
+                  outputs=[("LATENT", "LATENT")])
+    decode = g.node("VAEDecode", (1900, 140), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    save = g.node("SaveAnimatedWEBP", (2260, 0), ["ConsistI2V", 8.0, False, 85, "default"],
+                  inputs=[("images", "IMAGE")], size=(400, 480))
+    g.link(latent_src, 0, full, "samples")
+    g.link(ids["cond"], 0, full, "positive")
+    g.link(full, 0, decode, "samples")
+    g.link(ids["vae"], 0, decode, "vae")
+    g.link(decode, 0, save, "images")
+
+
+def consisti2v_workflow() -> Graph:
+    g = Graph()
+    ids = consisti2v_inputs(g)
+    sampler = g.node("KSampler", (1140, 0), [0, "randomize", 50, 7.5, "ddim", "ddim_uniform", 1.0],
+                     inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                             ("latent_image", "LATENT")], outputs=[("LATENT", "LATENT")], size=(320, 280))
+    g.link(ids["model"], 0, sampler, "model")
+    g.link(ids["cond"], 0, sampler, "positive")
+    g.link(ids["cond"], 1, sampler, "negative")
+    g.link(ids["cond"], 2, sampler, "latent_image")
+    consisti2v_output(g, ids, sampler)
+    g.note((760, 460), CI2V_NOTE, size=(460, 420))
+    return g
+
+
+def consisti2v_frameinit_base(g: Graph, ids, layout, temporal_cutoff=0.25):
+    """SamplerCustomAdvanced with FrameInit noise from the IMAGE batch ``layout`` (length frames)."""
+    encode = g.node("VAEEncode", (1140, 600), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+                    outputs=[("LATENT", "LATENT")])
+    guider = g.node("CFGGuider", (1140, 0), [7.5], inputs=[("model", "MODEL"), ("positive", "CONDITIONING"),
+                                                           ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    sampler = g.node("KSamplerSelect", (1140, 120), ["ddim"], outputs=[("SAMPLER", "SAMPLER")])
+    sched = g.node("BasicScheduler", (1140, 240), ["ddim_uniform", 50, 1.0], inputs=[("model", "MODEL")],
+                   outputs=[("SIGMAS", "SIGMAS")])
+    noise = g.node("ConsistI2VFrameInitNoise", (1520, 160),
+                   [0, "randomize", 850, "model_schedule", "gaussian", 0.25, temporal_cutoff, 4, True,
+                    "pyoco_mixed", 1.0, False],
+                   inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
+                   outputs=[("NOISE", "NOISE")], size=(340, 420))
+    run = g.node("SamplerCustomAdvanced", (1520, 0),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    g.link(layout[0], layout[1], encode, "pixels")
+    g.link(ids["vae"], 0, encode, "vae")
+    for name, port in (("model", ids["model"]),):
+        g.link(port, 0, guider, name)
+        g.link(port, 0, sched, name)
+        g.link(port, 0, noise, name)
+    g.link(ids["cond"], 0, guider, "positive")
+    g.link(ids["cond"], 1, guider, "negative")
+    g.link(encode, 0, noise, "layout")
+    g.link(sched, 0, noise, "sigmas")
+    for name, src in (("noise", noise), ("guider", guider), ("sampler", sampler), ("sigmas", sched)):
+        g.link(src, 0, run, name)
+    g.link(ids["cond"], 2, run, "latent_image")
+    consisti2v_output(g, ids, run)
+
+
+def consisti2v_frameinit_workflow() -> Graph:
+    g = Graph()
+    ids = consisti2v_inputs(g)
+    layout = g.node("ConsistI2VStaticLayout", (760, 460), [CI2V_FRAMES], inputs=[("image", "IMAGE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    g.link(ids["scale"], 0, layout, "image")
+    consisti2v_frameinit_base(g, ids, (layout, 0))
+    g.note((0, 760), CI2V_FRAMEINIT_NOTE, size=(460, 360))
+    return g
+
+
+def consisti2v_camera_workflow() -> Graph:
+    g = Graph()
+    made = {}
+
+    def from_layout(g, scale):
+        widgets = list(MOVE_DEFAULTS)
+        widgets[0] = "zoom"
+        path = g.node("ConsistI2VCameraMove", (0, 760), widgets, inputs=[("previous", "CI2V_CAMERA_PATH")],
+                      outputs=[("CAMERA_PATH", "CI2V_CAMERA_PATH")], size=(340, 300))
+        layout = g.node("ConsistI2VCameraLayout", (380, 760), [CI2V_FRAMES, CI2V_SIZE, CI2V_SIZE, "reflect", "off"],
+                        inputs=[("image", "IMAGE"), ("camera_path", "CI2V_CAMERA_PATH")],
+                        outputs=[("IMAGE", "IMAGE")], size=(340, 220))
+        first = g.node("ImageFromBatch", (760, 760), [0, 1], inputs=[("image", "IMAGE")],
+                       outputs=[("IMAGE", "IMAGE")])
+        g.link(scale, 0, layout, "image")
+        g.link(path, 0, layout, "camera_path")
+        g.link(layout, 0, first, "image")
+        made["layout"] = layout
+        return (first, 0)
+
+    ids = consisti2v_inputs(g, layout_image=from_layout)
+    consisti2v_frameinit_base(g, ids, (made["layout"], 0), temporal_cutoff=0.5)
+    g.note((1140, 760), CI2V_CAMERA_NOTE, size=(460, 300))
+    return g
+
+
 WORKFLOWS = {
     "svd_frameinit": frameinit_workflow,
     "svd_pyoco": pyoco_workflow,
@@ -289,6 +469,9 @@ WORKFLOWS = {
     "svd_camera_rotate": lambda: camera_workflow("roll", "roll_degrees 15, counter-clockwise"),
     "svd_camera_perspective": lambda: camera_workflow(
         "perspective", "perspective_corners: where the 4 view corners go"),
+    "consisti2v_i2v": consisti2v_workflow,
+    "consisti2v_frameinit": consisti2v_frameinit_workflow,
+    "consisti2v_camera": consisti2v_camera_workflow,
 }
 
 
@@ -296,7 +479,8 @@ def main():
     out = ROOT / "workflows"
     out.mkdir(exist_ok=True)
     for name, build in WORKFLOWS.items():
-        build().dump(out / f"{name}.json", [SVD_XT])
+        graph = build()
+        graph.dump(out / f"{name}.json", getattr(graph, "models", [SVD_XT]))
         print("wrote", out / f"{name}.json")
 
 

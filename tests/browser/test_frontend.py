@@ -53,6 +53,9 @@ WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.json"))
 MODEL_LOADERS = {
     "ImageOnlyCheckpointLoader": ("ckpt_name", 0, "checkpoints", "svd"),
     "CheckpointLoaderSimple": ("ckpt_name", 0, "checkpoints", "svd"),
+    "ConsistI2VModelLoader": ("unet_name", 0, "diffusion_models", "consisti2v"),
+    "CLIPLoader": ("clip_name", 0, "text_encoders", "sd2_clip"),
+    "VAELoader": ("vae_name", 0, "vae", "vae"),
 }
 # image loader node type -> (widget name, widget index)
 IMAGE_LOADERS = {"LoadImage": ("image", 0), "LoadImageMask": ("image", 0)}
@@ -161,9 +164,12 @@ sys.path[:0] = [comfy_root, support_dir]  # as tiny_loader_pack does: ComfyUI ha
 import comfy.cli_args
 comfy.cli_args.args.cpu = True      # before comfy.model_management is imported (it probes CUDA)
 import comfy.model_management  # noqa: F401
-from tiny_models import write_tiny_checkpoint
-for path, kind in jobs:
-    write_tiny_checkpoint(path, kind=kind, seed=0)
+from tiny_models import TINY_WRITERS, write_tiny_checkpoint
+for path, folder, kind in jobs:
+    if folder == "checkpoints":
+        write_tiny_checkpoint(path, kind=kind, seed=0)
+    else:
+        TINY_WRITERS[folder](path)
     print("wrote", kind, path)
 """
 
@@ -184,7 +190,7 @@ def _write_models(comfy_root: Path, models: dict[tuple[str, str], str], model_ro
     for (folder, name), kind in sorted(models.items()):
         path = model_root / folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((str(path), kind))
+        jobs.append((str(path), folder, kind))
     proc = subprocess.run([sys.executable, "-c", _WRITE_MODELS_SCRIPT, str(comfy_root),
                            str(PACK_ROOT / "tests" / "support"),
                            json.dumps(jobs)], cwd=str(comfy_root), capture_output=True, text=True, timeout=300,

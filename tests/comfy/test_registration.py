@@ -9,7 +9,9 @@ pytestmark = pytest.mark.comfy
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_IDS = {"ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise", "ConsistI2VLongVideo",
-           "ConsistI2VCameraMove", "ConsistI2VCameraLayout", "ConsistI2VCameraPathPreview"}
+           "ConsistI2VCameraMove", "ConsistI2VCameraLayout", "ConsistI2VCameraPathPreview",
+           "ConsistI2VModelLoader", "ConsistI2VConditioning", "ConsistI2VPrependFirstFrame",
+           "ConsistI2VFirstFrameAttention"}
 
 
 def test_pack_registers_its_nodes(comfy):

@@ -24,7 +24,9 @@ def test_workflow_is_well_formed(path):
             assert node["properties"].get("cnr_id") and node["properties"].get("ver"), node["type"]
     assert any(n["type"] == "MarkdownNote" for n in wf["nodes"]), "each workflow explains its knobs in a note"
     for entry in wf["models"]:
-        assert entry["url"].startswith("https://") and entry["url"].endswith(entry["name"])
+        # what the frontend's Missing Models dialog accepts for a download
+        assert entry["url"].startswith(("https://huggingface.co/", "https://civitai.com/"))
+        assert entry["name"].endswith((".safetensors", ".sft")) and entry["directory"]
 
 
 def api_prompt(comfy, wf):

@@ -324,3 +324,137 @@ def load_tiny_checkpoint(ckpt_path, output_vae=True, output_clip=True, output_cl
         cv_sd = comfy.utils.state_dict_prefix_replace(sd, {CLIP_VISION_PREFIX: ""}, filter_keys=True)
         clip_vision = _clip_vision(json.loads(metadata["cdi2v_tiny_clip_vision_config"]), cv_sd)
     return (model, None, vae, clip_vision)
+
+
+# --- ConsistI2V UNet, SD 2.1 text encoder, VAE as separate files (the native ConsistI2V workflows) ----------
+
+# 64-channel heads, 8 temporal heads, 32 groups: what the loader infers from a single file's tensor shapes.
+CONSISTI2V_CONFIG = {
+    "block_out_channels": [64, 64], "layers_per_block": 1, "attention_head_dim": [1, 1],
+    "cross_attention_dim": CONTEXT_DIM, "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "norm_num_groups": 32, "n_temp_heads": 8, "n_frames": 4,
+}
+# Tiny OpenCLIP-H stand-in (SD 2.x text encoder layout, real tokenizer vocabulary, penultimate layer output).
+TEXT_ENCODER_CONFIG = {
+    "architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0,
+    "eos_token_id": 49407, "hidden_act": "gelu", "hidden_size": CONTEXT_DIM, "initializer_factor": 1.0,
+    "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-05, "max_position_embeddings": 77,
+    "model_type": "clip_text_model", "num_attention_heads": 2, "num_hidden_layers": 3, "pad_token_id": 1,
+    "projection_dim": CONTEXT_DIM, "torch_dtype": "float32", "vocab_size": 49408,
+}
+TINY_VAE_KEY = "cdi2v_tiny_vae"  # marker tensor: VAELoader passes no metadata on 0.3.64
+
+
+def pack_module(name):
+    """A submodule of this pack (e.g. ``consisti2v.model``): the copy ComfyUI loaded if any, else imported from
+    the pack folder under a private package name (relative imports need a package)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    root = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
+    for pkg_name, module in list(sys.modules.items()):
+        if "." not in pkg_name and os.path.realpath(getattr(module, "__file__", "") or "") == \
+                os.path.join(root, "__init__.py"):
+            return importlib.import_module("{}.{}".format(pkg_name, name))
+    pkg_name = "cdi2v_pack"
+    if pkg_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(pkg_name, os.path.join(root, "__init__.py"),
+                                                      submodule_search_locations=[root])
+        sys.modules[pkg_name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[pkg_name])
+    return importlib.import_module("{}.{}".format(pkg_name, name))
+
+
+def consisti2v_state_dict(config=None, seed=0):
+    """Random weights (diffusers key names) for a ConsistI2V UNet; temporal mixing 0.5, analytic RoPE freqs."""
+    config_mod, model_mod = pack_module("consisti2v.config"), pack_module("consisti2v.model")
+    rope = pack_module("kernels.rope")
+    cfg = config_mod.normalise_config(dict(CONSISTI2V_CONFIG if config is None else config))
+    model_config = model_mod.ConsistI2VConfig({"consisti2v_config": cfg})
+    model_config.set_inference_dtype(torch.float32, None)
+    unet = model_config.get_model({}).diffusion_model
+    sd = random_state_dict(unet, seed)
+    for key, value in sd.items():
+        if key.endswith(".alpha"):
+            sd[key] = torch.full_like(value, 0.5)
+        elif key.endswith("rotary_emb.freqs"):
+            sd[key] = rope.analytic_freqs(4 * value.shape[0])
+    return sd
+
+
+def write_tiny_consisti2v(path, seed=0):
+    """A single-file ConsistI2V UNet (no metadata marker: the pack's real loader reads it)."""
+    import safetensors.torch
+    sd = consisti2v_state_dict(seed=seed)
+    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _text_encoder_target(config_json):
+    import types
+
+    import comfy.sd1_clip
+    from comfy.text_encoders import sd2_clip
+
+    json_path = _clip_vision_json(config_json)
+
+    class TinyClipH(comfy.sd1_clip.SDClipModel):
+        def __init__(self, device="cpu", max_length=77, freeze=True, layer="penultimate", layer_idx=None,
+                     dtype=None, model_options={}):
+            super().__init__(device=device, freeze=freeze, layer="hidden", layer_idx=-2,
+                             textmodel_json_config=json_path, dtype=dtype,
+                             special_tokens={"start": 49406, "end": 49407, "pad": 0}, return_projected_pooled=True,
+                             model_options=model_options)
+
+    class TinySD2Clip(comfy.sd1_clip.SD1ClipModel):
+        def __init__(self, device="cpu", dtype=None, model_options={}, **kwargs):
+            super().__init__(device=device, dtype=dtype, model_options=model_options, clip_name="h",
+                             clip_model=TinyClipH, **kwargs)
+
+    return types.SimpleNamespace(clip=TinySD2Clip, tokenizer=sd2_clip.SD2Tokenizer, params={})
+
+
+def _tiny_clip(config, embedding_directory=None):
+    import comfy.sd
+    return comfy.sd.CLIP(_text_encoder_target(json.dumps(config, sort_keys=True)),
+                         embedding_directory=embedding_directory)
+
+
+def write_tiny_text_encoder(path, seed=0):
+    """A tiny SD 2.x text encoder file (transformers key names), marked in its metadata."""
+    import safetensors.torch
+    clip = _tiny_clip(TEXT_ENCODER_CONFIG)
+    sd = random_state_dict(clip.cond_stage_model.clip_h.transformer, seed)
+    metadata = {METADATA_KEY: "sd2_clip", "cdi2v_tiny_text_config": json.dumps(TEXT_ENCODER_CONFIG)}
+    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path, metadata=metadata)
+    return path
+
+
+def load_tiny_text_encoder(path, embedding_directory=None):
+    """``comfy.sd.CLIP`` of a tiny text encoder file (what CLIPLoader returns for a real one)."""
+    import comfy.utils
+    metadata = tiny_checkpoint_metadata(path)
+    clip = _tiny_clip(json.loads(metadata["cdi2v_tiny_text_config"]), embedding_directory)
+    clip.load_sd(comfy.utils.load_torch_file(path, safe_load=True))
+    return clip
+
+
+def write_tiny_vae(path, seed=0):
+    """A tiny SD VAE file with the marker key the tiny loader pack looks for."""
+    import safetensors.torch
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+    sd = random_state_dict(AutoencoderKL(**json.loads(json.dumps(VAE_CONFIG))), seed)
+    sd[TINY_VAE_KEY] = torch.ones(1)
+    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path)
+    return path
+
+
+# folder kind of a workflow's model file -> writer of a tiny stand-in
+TINY_WRITERS = {
+    "checkpoints": lambda path, seed=0: write_tiny_checkpoint(path, kind="svd", seed=seed),
+    "diffusion_models": write_tiny_consisti2v,
+    "text_encoders": write_tiny_text_encoder,
+    "vae": write_tiny_vae,
+}

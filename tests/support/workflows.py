@@ -24,15 +24,18 @@ def images_named(workflow: dict) -> list[str]:
 
 
 def provide_tiny_files(workflow: dict, checkpoints: Path, input_dir: Path) -> None:
-    """Write a tiny checkpoint for every model file the workflow names and a test image for LoadImage."""
-    from .tiny_models import write_tiny_checkpoint
+    """Write a tiny stand-in for every model file the workflow names (in the model folder beside
+    ``checkpoints``) and a test image for LoadImage."""
+    from .tiny_models import TINY_WRITERS
 
     for entry in model_files(workflow):
-        if entry.get("directory") != "checkpoints":
+        writer = TINY_WRITERS.get(entry.get("directory"))
+        if writer is None:
             raise AssertionError(f"no tiny stand-in for {entry['directory']}/{entry['name']}")
-        target = checkpoints / entry["name"]
+        target = checkpoints.parent / entry["directory"] / entry["name"]
         if not target.exists():
-            write_tiny_checkpoint(str(target), kind="svd")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            writer(str(target))
     for name in images_named(workflow):
         target = input_dir / name
         if not target.exists():
@@ -47,6 +50,7 @@ CPU_SHRINK = {
     "SVD_img2vid_Conditioning": {"width": 64, "height": 64, "video_frames": 4},
     "ImageScale": {"width": 64, "height": 64},
     "EmptyLatentImage": {"width": 64, "height": 64},
+    "ConsistI2VConditioning": {"width": 64, "height": 64, "length": 4},
     "ConsistI2VStaticLayout": {"frames": 4},
     "ConsistI2VCameraLayout": {"width": 64, "height": 64, "frames": 4},
     "ConsistI2VCameraPathPreview": {"frames": 4},

@@ -3,11 +3,14 @@
 On import it wraps ``comfy.sd.load_checkpoint_guess_config`` (core's CheckpointLoaderSimple,
 unCLIPCheckpointLoader and ImageOnlyCheckpointLoader call it as a module attribute at run time), so a
 safetensors file whose metadata has ``cdi2v_tiny`` is built by ``tiny_models.load_tiny_checkpoint`` from
-ComfyUI's own classes. Every other file goes to the real loader unchanged. Registers no nodes (V3 entry point,
+ComfyUI's own classes. Likewise ``comfy.sd.load_clip`` (CLIPLoader) for tiny text encoder files and
+``comfy.sd.VAE`` (VAELoader) for state dicts with the tiny-VAE marker key. Every other file goes to the real
+loader unchanged. Registers no nodes (V3 entry point,
 no NODE_CLASS_MAPPINGS).
 """
 
 import functools
+import json
 import importlib.util
 import os
 import sys
@@ -51,6 +54,25 @@ def _install():
     load_checkpoint_guess_config._cdi2v_tiny_wrapped = True
     load_checkpoint_guess_config._cdi2v_tiny_real = real
     comfy.sd.load_checkpoint_guess_config = load_checkpoint_guess_config
+
+    real_clip = comfy.sd.load_clip
+
+    @functools.wraps(real_clip)
+    def load_clip(ckpt_paths, embedding_directory=None, *args, **kwargs):
+        if len(ckpt_paths) == 1 and tiny_models.tiny_checkpoint_metadata(ckpt_paths[0]) is not None:
+            return tiny_models.load_tiny_text_encoder(ckpt_paths[0], embedding_directory)
+        return real_clip(ckpt_paths, embedding_directory, *args, **kwargs)
+
+    comfy.sd.load_clip = load_clip
+
+    class VAE(comfy.sd.VAE):
+        def __init__(self, sd=None, device=None, config=None, dtype=None, **kwargs):
+            if sd is not None and config is None and tiny_models.TINY_VAE_KEY in sd:
+                sd = {k: v for k, v in sd.items() if k != tiny_models.TINY_VAE_KEY}
+                config = {"params": json.loads(json.dumps(tiny_models.VAE_CONFIG))}
+            super().__init__(sd=sd, device=device, config=config, dtype=dtype, **kwargs)
+
+    comfy.sd.VAE = VAE
 
 
 _install()
