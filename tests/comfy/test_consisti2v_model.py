@@ -222,3 +222,29 @@ def test_sd21_style_lora_keys_reach_the_spatial_layers(tmp_path, comfy):
     finally:
         patched.unpatch_model()
     torch.testing.assert_close(after, before + 0.5 * (up @ down), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("h, w, n", [(9, 11, 2), (5, 8, 6)], ids=["odd_9x11_3frames", "5x8_7frames"])
+def test_any_latent_size_and_frame_count(tmp_path, comfy, h, w, n):
+    from tests.support import tiny_models
+
+    path = write(tmp_path, tiny_models.consisti2v_state_dict(seed=0), "unet.safetensors")
+    unet = pack_module("consisti2v.model").load_consisti2v(path, torch.float32).model.diffusion_model
+    d = tiny_inputs(n=n, h=h, w=w)
+    out = run_unet(unet, d)
+    assert out.shape == d["x"].shape and torch.isfinite(out).all()
+
+
+def test_bf16_weights_run_close_to_fp32(tmp_path, comfy):
+    from tests.support import tiny_models
+
+    path = write(tmp_path, tiny_models.consisti2v_state_dict(seed=0), "unet.safetensors")
+    load = pack_module("consisti2v.model").load_consisti2v
+    d = tiny_inputs()
+    ref = run_unet(load(path, torch.float32).model.diffusion_model, d)
+    low_model = load(path, torch.bfloat16).model
+    with torch.inference_mode():
+        low = low_model.diffusion_model(d["x"].bfloat16(), d["t"], context=d["context"].bfloat16(),
+                                        first_frame=d["first"].bfloat16(), num_video_frames=d["n"], frame_stride=3)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - ref).abs().max() < 0.05 * ref.abs().max()
