@@ -27,13 +27,72 @@ def _check_frames(rows: int, frames: int, what: str) -> int:
     return rows // frames
 
 
+def _fused_with_lse(q, k, v):
+    """Fused attention on [B, H, L, d] that also returns the log-sum-exp of the scores (natural log), or None."""
+    if q.device.type == "cpu":
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)[:2]
+    elif q.device.type == "cuda":
+        out, lse = torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, None, True)[:2]
+    else:
+        return None
+    return out, lse[..., : q.shape[-2]]
+
+
+_FUSED_OK: dict = {}
+
+
+def _fused_available(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the private fused-with-lse ops exist and agree with plain softmax attention here (checked once)."""
+    key = (device.type, dtype)
+    if key not in _FUSED_OK:
+        try:
+            gen = torch.Generator().manual_seed(0)
+            q, k, v = (torch.randn(1, 2, 5, 8, generator=gen).to(device, dtype) for _ in range(3))
+            out, lse = _fused_with_lse(q, k, v)
+            scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(8)
+            ref_out = torch.softmax(scores, -1) @ v.float()
+            tol = 1e-4 if dtype == torch.float32 else 2e-2
+            _FUSED_OK[key] = bool(torch.allclose(lse.float(), torch.logsumexp(scores, -1), atol=tol)
+                                  and torch.allclose(out.float(), ref_out, atol=tol))
+        except Exception:  # noqa: BLE001 - missing op / unsupported dtype: use the plain path
+            _FUSED_OK[key] = False
+    return _FUSED_OK[key]
+
+
+def _spatial_fused(q, k, v, heads, frames):
+    """Two fused attention calls (own keys; all frames of a video against frame 0's keys) merged by their
+    log-sum-exp. Frame 0's keys are never repeated per frame."""
+    rows, n, c = q.shape
+    groups, s, d = rows // frames, k.shape[1], c // heads
+    split = lambda t, length: t.view(groups, frames, length, heads, d)  # noqa: E731
+    qh, kh, vh = split(q, n), split(k, s), split(v, s)
+    per_frame = lambda t, length: t.permute(0, 1, 3, 2, 4).reshape(rows, heads, length, d)  # noqa: E731
+    out_own, lse_own = _fused_with_lse(per_frame(qh, n), per_frame(kh, s), per_frame(vh, s))
+    q_video = qh.permute(0, 3, 1, 2, 4).reshape(groups, heads, frames * n, d)
+    first = lambda t: t[:, 0].permute(0, 2, 1, 3)  # noqa: E731
+    out_first, lse_first = _fused_with_lse(q_video, first(kh), first(vh))
+    out_first = out_first.view(groups, heads, frames, n, d).transpose(1, 2).reshape(rows, heads, n, d)
+    lse_first = lse_first.view(groups, heads, frames, n).transpose(1, 2).reshape(rows, heads, n)
+    work = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
+    lse_own, lse_first = lse_own.to(work), lse_first.to(work)
+    top = torch.maximum(lse_own, lse_first)
+    w_own, w_first = (lse_own - top).exp().unsqueeze(-1), (lse_first - top).exp().unsqueeze(-1)
+    out = (out_own.to(work) * w_own + out_first.to(work) * w_first) / (w_own + w_first)
+    return out.to(q.dtype).transpose(1, 2).reshape(rows, n, c)
+
+
 def spatial_first_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, frames: int,
-                                  budget_bytes: int = SCORE_BUDGET_BYTES) -> torch.Tensor:
+                                  budget_bytes: int = SCORE_BUDGET_BYTES, fused: bool | None = None) -> torch.Tensor:
     """q [G*frames, N, C], k/v [G*frames, S, C] -> [G*frames, N, C].
 
     Equals softmax attention of each row over ``cat(k_row, k_frame0)`` (values likewise) with scale 1/sqrt(C/heads).
+    ``fused``: None = fused attention kernels when available (checked once per device/dtype), False = the plain
+    query-chunked path (scores held within ``budget_bytes``).
     """
     rows, n, c = q.shape
+    _check_frames(rows, frames, "first-frame attention")
+    if fused is not False and _fused_available(q.device, q.dtype):
+        return _spatial_fused(q, k, v, heads, frames)
     groups = _check_frames(rows, frames, "first-frame attention")
     s = k.shape[1]
     d = c // heads
