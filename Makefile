@@ -19,6 +19,8 @@ demo: venv
 
 bench: venv
 	$(VPY) bench/noise_bench.py
+	$(VPY) bench/cil_bench.py
+	$(VPY) bench/metrics_bench.py
 
 workflows: venv
 	$(VPY) scripts/build_workflows.py

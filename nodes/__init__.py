@@ -1,11 +1,17 @@
 """ComfyUI V3 nodes: argument plumbing around ``kernels``."""
 from .camera import ConsistI2VCameraLayout, ConsistI2VCameraMove, ConsistI2VCameraPathPreview
+from .checkpoints import CILConvertCheckpoint, CILLoadSVDCIL
+from .cil import CILAnalyticInit, CILStatistics, CILStatisticsLoader, CILTimeNoiseConditioning
 from .consisti2v_model import (ConsistI2VConditioning, ConsistI2VFirstFrameAttention, ConsistI2VModelLoader,
                                ConsistI2VPrependFirstFrame)
 from .frameinit import ConsistI2VFrameInitNoise, ConsistI2VStaticLayout
 from .longvideo import ConsistI2VLongVideo
+from .metrics import ConsistI2VVideoCompare, ConsistI2VVideoMetrics
 from .pyoco import ConsistI2VPYoCoNoise
 
 NODES = [ConsistI2VFrameInitNoise, ConsistI2VStaticLayout, ConsistI2VPYoCoNoise, ConsistI2VLongVideo,
          ConsistI2VCameraMove, ConsistI2VCameraLayout, ConsistI2VCameraPathPreview,
-         ConsistI2VModelLoader, ConsistI2VConditioning, ConsistI2VPrependFirstFrame, ConsistI2VFirstFrameAttention]
+         ConsistI2VModelLoader, ConsistI2VConditioning, ConsistI2VPrependFirstFrame, ConsistI2VFirstFrameAttention,
+         ConsistI2VVideoMetrics, ConsistI2VVideoCompare]
+NODES += [CILAnalyticInit, CILStatisticsLoader, CILStatistics, CILTimeNoiseConditioning]
+NODES += [CILConvertCheckpoint, CILLoadSVDCIL]

@@ -65,9 +65,10 @@ class Graph:
         path.write_text(json.dumps(wf, indent=1) + "\n")
 
 
-def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None):
+def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None, scheduler=True):
     """Loader, image, SVD conditioning, sampler and scheduler. ``init_image(g, scale_id)`` may supply the
-    conditioning image (e.g. a camera layout's first frame); default: the scaled input image."""
+    conditioning image (e.g. a camera layout's first frame); default: the scaled input image. ``scheduler=False``
+    leaves out the BasicScheduler (for graphs whose SIGMAS come from another node)."""
     ckpt = g.node("ImageOnlyCheckpointLoader", (0, 0), ["svd_xt.safetensors"],
                   outputs=[("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")], models=[SVD_XT])
     img = g.node("LoadImage", (0, 160), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
@@ -84,12 +85,13 @@ def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None):
                    outputs=[("MODEL", "MODEL")])
     sampler = g.node("KSamplerSelect", (1140, 170), ["euler"], outputs=[("SAMPLER", "SAMPLER")])
     sched = g.node("BasicScheduler", (1140, 290), ["karras", 20, 1.0], inputs=[("model", "MODEL")],
-                   outputs=[("SIGMAS", "SIGMAS")])
+                   outputs=[("SIGMAS", "SIGMAS")]) if scheduler else None
     g.link(ckpt, 1, cond, "clip_vision")
     g.link(source[0], source[1], cond, "init_image")
     g.link(ckpt, 2, cond, "vae")
     g.link(ckpt, 0, vlcfg, "model")
-    g.link(vlcfg, 0, sched, "model")
+    if sched:
+        g.link(vlcfg, 0, sched, "model")
     return dict(ckpt=ckpt, scale=scale, cond=cond, model=vlcfg, sampler=sampler, sched=sched, frames=frames)
 
 
@@ -460,6 +462,290 @@ def consisti2v_camera_workflow() -> Graph:
     return g
 
 
+METRICS_OUTPUTS = [("plot", "IMAGE"), ("report", "STRING")] + [(n, "FLOAT") for n in (
+    "motion", "dynamic_degree", "flicker", "ssim", "psnr", "pan_x", "pan_y", "zoom", "roll", "camera_error")]
+COMPARE_OUTPUTS = [("table", "IMAGE"), ("report", "STRING")] + [(n, "FLOAT") for n in (
+    "motion_change", "dynamic_change", "flicker_change", "ssim_change", "psnr_change", "ssim_a_to_b")]
+
+METRICS_READING = """**Reading the numbers** (weight-free, DIS optical flow; VBench-style, not VBench-comparable)
+- *motion*: mean optical flow, pixels per frame. *dynamic_degree*: share of frame pairs (~8 fps apart) whose
+  fastest 5 % of pixels move more than 6 px per 256 px of the short side (VBench's rule).
+- *flicker*: VBench's 1 - mean frame difference / 255 (1 = frozen). *ssim* / *psnr*: every frame against the
+  conditioning image (drift shows as a falling SSIM curve).
+- *pan_x* / *pan_y* (fractions of the frame, camera right / up), *zoom* (x), *roll* (degrees,
+  counter-clockwise): the camera fitted from the flow, frame 0 to the last frame.
+- The nodes show their plot / table; the *report* output is the same as text, per frame (connect it to
+  *Preview as Text*), and every number is a FLOAT output."""
+
+METRICS_CAMERA_NOTE = """## SVD camera pan, measured (Video Metrics)
+The *svd_camera_pan* graph, then **Video Metrics** measures the decoded video and checks the camera fitted from
+its optical flow against the requested **Camera Move** path: *camera_error* is the distance between the two
+motions in pixels per frame (0 = the camera did exactly what was asked; the report also gives it as a share of
+the requested motion). In the plot the requested path is dashed. **Video A/B Compare** puts the layout video
+(the ideal camera) next to the generated one.
+
+""" + METRICS_READING + """
+
+Try: raise FrameInit *temporal_cutoff* or lower *noise_timestep* and watch *camera_error* fall and *motion* follow
+the layout's. Video Metrics needs OpenCV (`opencv-python-headless`, in this pack's requirements)."""
+
+METRICS_COMPARE_NOTE = """## Same seed: baseline vs FrameInit vs Analytic-Init, measured (Video A/B Compare)
+One SVD graph sampled three times with the **same seed** (42, fixed): plain `RandomNoise` (baseline), ConsistI2V's
+**FrameInit Noise** (static layout of the input image) and CIL's **Analytic-Init** (starts at sigma M = 100 from
+the matching Gaussian; **CIL Statistics** with E[x0] from the input image's latent, so no file is needed: swap in
+*Load CIL Statistics* for the released SVD-CIL file). Two **Video A/B Compare** nodes measure each against the baseline and the conditioning
+image: a table with B - A and curves of motion and SSIM; the outputs are the differences.
+
+""" + METRICS_READING + """
+
+Expect FrameInit to raise SSIM to the input (less drift) and lower flicker, at some cost in motion; lower its
+*noise_timestep* for more fidelity, raise it for more motion. Expect Analytic-Init to add motion at similar
+fidelity (CIL); lower *M* for more. All three use 20 steps; keep the seeds equal when you change one."""
+
+
+def metrics_node(g: Graph, pos, video, reference=None, camera_path=None, fps=6.0):
+    node = g.node("ConsistI2VVideoMetrics", pos, [fps, 0, "medium"],
+                  inputs=[("video", "IMAGE"), ("reference", "IMAGE"), ("camera_path", "CI2V_CAMERA_PATH")],
+                  outputs=METRICS_OUTPUTS, size=(420, 620))
+    g.link(video[0], video[1], node, "video")
+    if reference:
+        g.link(reference[0], reference[1], node, "reference")
+    if camera_path:
+        g.link(camera_path[0], camera_path[1], node, "camera_path")
+    return node
+
+
+def compare_node(g: Graph, pos, video_a, video_b, labels, reference=None, fps=6.0):
+    node = g.node("ConsistI2VVideoCompare", pos, [fps, labels[0], labels[1], "medium"],
+                  inputs=[("video_a", "IMAGE"), ("video_b", "IMAGE"), ("reference", "IMAGE")],
+                  outputs=COMPARE_OUTPUTS, size=(480, 700))
+    g.link(video_a[0], video_a[1], node, "video_a")
+    g.link(video_b[0], video_b[1], node, "video_b")
+    if reference:
+        g.link(reference[0], reference[1], node, "reference")
+    return node
+
+
+def save_image(g: Graph, pos, source, prefix):
+    node = g.node("SaveImage", pos, [prefix], inputs=[("images", "IMAGE")], size=(520, 420))
+    g.link(source[0], source[1], node, "images")
+    return node
+
+
+def metrics_camera_workflow() -> Graph:
+    g = camera_workflow("pan", "pan_angle 0 = camera right, pan_distance 0.25 frame")
+    of = {n["type"]: n["id"] for n in g.nodes}
+    decoded, first = (of["VAEDecode"], 0), (of["ImageFromBatch"], 0)
+    metrics_node(g, (2700, 0), decoded, reference=first, camera_path=(of["ConsistI2VCameraMove"], 0))
+    compare_node(g, (2700, 680), (of["ConsistI2VCameraLayout"], 0), decoded, ("layout", "generated"),
+                 reference=first)
+    g.note((2700, 1440), METRICS_CAMERA_NOTE, size=(560, 560))
+    return g
+
+
+def _sampled(g: Graph, ids, guider, noise, y: int, prefix: str, sigmas=None):
+    run = g.node("SamplerCustomAdvanced", (1900, y),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    decode = g.node("VAEDecode", (2260, y), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    save = g.node("SaveAnimatedWEBP", (2260, y + 100), [prefix, 6.0, False, 85, "default"],
+                  inputs=[("images", "IMAGE")], size=(400, 380), title=f"Save {prefix}")
+    g.link(noise, 0, run, "noise")
+    g.link(guider, 0, run, "guider")
+    g.link(ids["sampler"], 0, run, "sampler")
+    g.link(*(sigmas or (ids["sched"], 0)), run, "sigmas")
+    g.link(ids["cond"], 2, run, "latent_image")
+    g.link(run, 0, decode, "samples")
+    g.link(ids["ckpt"], 2, decode, "vae")
+    g.link(decode, 0, save, "images")
+    return decode
+
+
+def metrics_compare_workflow() -> Graph:
+    """Baseline (RandomNoise) vs FrameInit vs Analytic-Init on one seed, measured side by side."""
+    g = Graph()
+    ids = svd_inputs(g)
+    guider = g.node("CFGGuider", (1140, 0), [2.5],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    g.link(ids["model"], 0, guider, "model")
+    g.link(ids["cond"], 0, guider, "positive")
+    g.link(ids["cond"], 1, guider, "negative")
+    base_noise = g.node("RandomNoise", (1520, 0), [42, "fixed"], outputs=[("NOISE", "NOISE")],
+                        title="Baseline noise (seed 42)")
+    baseline = _sampled(g, ids, guider, base_noise, 0, "baseline")
+    layout = g.node("ConsistI2VStaticLayout", (760, 320), [ids["frames"]], inputs=[("image", "IMAGE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    encode = g.node("VAEEncode", (760, 460), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+                    outputs=[("LATENT", "LATENT")])
+    fi_noise = g.node("ConsistI2VFrameInitNoise", (1520, 560),
+                      [42, "fixed", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
+                       False],
+                      inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
+                      outputs=[("NOISE", "NOISE")], size=(340, 420), title="FrameInit noise (seed 42)")
+    g.link(ids["scale"], 0, layout, "image")
+    g.link(layout, 0, encode, "pixels")
+    g.link(ids["ckpt"], 2, encode, "vae")
+    g.link(ids["model"], 0, fi_noise, "model")
+    g.link(encode, 0, fi_noise, "layout")
+    g.link(ids["sched"], 0, fi_noise, "sigmas")
+    frameinit = _sampled(g, ids, guider, fi_noise, 560, "frameinit")
+    comp = compare_node(g, (2700, 0), (baseline, 0), (frameinit, 0), ("baseline", "FrameInit"),
+                        reference=(ids["scale"], 0))
+    save_image(g, (3220, 0), (comp, 0), "metrics/baseline_vs_frameinit")
+    stats = cil_image_statistics(g, ids, (1140, 1000))  # E[x0] = the input image's latent, as svd_cil_compare
+    cil = g.node("CILAnalyticInit", (1520, 1120), [100.0, 20, "auto", 42, "fixed", "fixed"],
+                 inputs=[("model", "MODEL"), ("statistics", "CIL_STATISTICS"), ("noise", "NOISE")],
+                 outputs=[("NOISE", "NOISE"), ("SIGMAS", "SIGMAS")], size=(340, 260),
+                 title="Analytic-Init (seed 42)")
+    g.link(ids["model"], 0, cil, "model")
+    g.link(stats, 0, cil, "statistics")
+    analytic = _sampled(g, ids, guider, cil, 1120, "analytic_init", sigmas=(cil, 1))
+    comp2 = compare_node(g, (2700, 760), (baseline, 0), (analytic, 0), ("baseline", "Analytic-Init"),
+                         reference=(ids["scale"], 0))
+    save_image(g, (3220, 760), (comp2, 0), "metrics/baseline_vs_analytic_init")
+    g.note((0, 580), METRICS_COMPARE_NOTE, size=(560, 560))
+    return g
+
+
+CIL_AI_NOTE = """## SVD + Analytic-Init (CIL)
+**Analytic-Init** starts sampling at an earlier time *M* (SVD: sigma 100 instead of 700) from the Gaussian that best
+matches the real noisy video there, so the model leans less on the conditioning image: **more motion**. It outputs
+both the NOISE and the SIGMAS (Karras, sigma 100 -> 0.002, as the official SVD-CIL): connect both to the sampler.
+
+**Knobs**
+- Analytic-Init *M* 100 (official). Lower = more motion, but too low loses quality; 700 = plain SVD.
+- *steps* 25, *schedule* `auto`; *svd_formula* `fixed` (the paper; the official pipeline's variants are there for
+  parity only: at M = 100 they are all about N(0, 100²)).
+- **CIL Statistics**: here E[x0] = the input image's latent (our extension) with *variance* 0.8. For the released
+  statistics put the file in `models/cil_statistics` and use **Load CIL Statistics** instead.
+- **TimeNoise Conditioning** is off (*beta* 0): CIL checkpoints need no noise at inference. Raise *beta* (or pick a
+  preset and *t*) to experiment with noising the conditional image.
+- For SVD-CIL-512 (`GraceZhao/SVD-CIL-512`, official settings): 512x320, 16 frames, fps 5, motion bucket 20,
+  augmentation 0.002, VideoLinearCFG 1 -> 3.
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+CIL_COMPARE_NOTE = """## Same seed: baseline vs Analytic-Init vs Analytic-Init + FrameInit
+One SVD graph sampled three times with the **same seed** (42, fixed in every noise node):
+1. **baseline**: RandomNoise + BasicScheduler (Karras from sigma 700).
+2. **Analytic-Init** (CIL): starts at sigma *M* = 100 from the matching Gaussian (same epsilon as the baseline).
+3. **Analytic-Init + FrameInit**: the same start time, with FrameInit's low-band layout of the input image as the
+   noise (its *noise* input): more motion than the baseline, held to the image's composition.
+
+Outputs: `CIL_compare/baseline`, `CIL_compare/analytic_init`, `CIL_compare/analytic_init_frameinit`.
+All use 20 steps. When you change a seed, change all three; lower *M* for more motion, raise FrameInit's
+*noise_timestep* to loosen the layout.
+
+Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+CIL_AI_WIDGETS = [100.0, 25, "auto", 0, "randomize", "fixed"]
+CIL_TIMENOISE_OFF = ["fixed_beta", 0.0, 0.0, 0.5, "preset_default", "concat_latent", "positive", 0, 0, "fixed", False]
+
+
+def cil_analytic_init_node(g: Graph, pos, ids, stats, widgets, title=None):
+    node = g.node("CILAnalyticInit", pos, widgets,
+                  inputs=[("model", "MODEL"), ("statistics", "CIL_STATISTICS"), ("noise", "NOISE")],
+                  outputs=[("NOISE", "NOISE"), ("SIGMAS", "SIGMAS")], size=(340, 260), title=title)
+    g.link(ids["model"], 0, node, "model")
+    g.link(stats, 0, node, "statistics")
+    return node
+
+
+def cil_image_statistics(g: Graph, ids, pos=(760, 300)):
+    """CIL Statistics with E[x0] = the VAE latent of the scaled input image."""
+    encode = g.node("VAEEncode", pos, inputs=[("pixels", "IMAGE"), ("vae", "VAE")], outputs=[("LATENT", "LATENT")])
+    stats = g.node("CILStatistics", (pos[0], pos[1] + 110), [0.8, "interpolate"], inputs=[("mean_latent", "LATENT")],
+                   outputs=[("STATISTICS", "CIL_STATISTICS")], size=(320, 140))
+    g.link(ids["scale"], 0, encode, "pixels")
+    g.link(ids["ckpt"], 2, encode, "vae")
+    g.link(encode, 0, stats, "mean_latent")
+    return stats
+
+
+def cil_sample(g: Graph, ids, guider, noise, sigmas, pos, prefix):
+    """SamplerCustomAdvanced -> VAE Decode -> Save, from NOISE ``noise`` and SIGMAS ``sigmas`` ((id, slot) each)."""
+    x, y = pos
+    run = g.node("SamplerCustomAdvanced", (x, y),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    decode = g.node("VAEDecode", (x + 340, y), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    save = g.node("SaveAnimatedWEBP", (x + 340, y + 100), [prefix, 6.0, False, 85, "default"],
+                  inputs=[("images", "IMAGE")], size=(400, 420))
+    g.link(noise[0], noise[1], run, "noise")
+    g.link(guider, 0, run, "guider")
+    g.link(ids["sampler"], 0, run, "sampler")
+    g.link(sigmas[0], sigmas[1], run, "sigmas")
+    g.link(ids["cond"], 2, run, "latent_image")
+    g.link(run, 0, decode, "samples")
+    g.link(ids["ckpt"], 2, decode, "vae")
+    g.link(decode, 0, save, "images")
+    return run
+
+
+def cil_guider(g: Graph, ids, pos, positive=None, negative=None):
+    guider = g.node("CFGGuider", pos, [2.5],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    g.link(ids["model"], 0, guider, "model")
+    g.link(*(positive or (ids["cond"], 0)), guider, "positive")
+    g.link(*(negative or (ids["cond"], 1)), guider, "negative")
+    return guider
+
+
+def cil_analytic_init_workflow() -> Graph:
+    g = Graph()
+    ids = svd_inputs(g, scheduler=False)
+    stats = cil_image_statistics(g, ids)
+    timenoise = g.node("CILTimeNoiseConditioning", (1140, 300), CIL_TIMENOISE_OFF,
+                       inputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                       outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING")], size=(340, 400))
+    g.link(ids["cond"], 0, timenoise, "positive")
+    g.link(ids["cond"], 1, timenoise, "negative")
+    guider = cil_guider(g, ids, (1140, 0), (timenoise, 0), (timenoise, 1))
+    cil = cil_analytic_init_node(g, (1520, 160), ids, stats, CIL_AI_WIDGETS)
+    cil_sample(g, ids, guider, (cil, 0), (cil, 1), (1900, 0), "CIL_analytic_init")
+    g.note((0, 580), CIL_AI_NOTE, size=(560, 520))
+    return g
+
+
+def cil_compare_workflow() -> Graph:
+    g = Graph()
+    ids = svd_inputs(g)
+    stats = cil_image_statistics(g, ids)
+    guider = cil_guider(g, ids, (1140, 0))
+    base_noise = g.node("RandomNoise", (1520, 0), [42, "fixed"], outputs=[("NOISE", "NOISE")],
+                        title="Baseline noise (seed 42)")
+    cil_sample(g, ids, guider, (base_noise, 0), (ids["sched"], 0), (1900, 0), "CIL_compare/baseline")
+    ai_widgets = [100.0, 20, "auto", 42, "fixed", "fixed"]
+    cil = cil_analytic_init_node(g, (1520, 560), ids, stats, ai_widgets, title="Analytic-Init (seed 42)")
+    cil_sample(g, ids, guider, (cil, 0), (cil, 1), (1900, 560), "CIL_compare/analytic_init")
+    layout = g.node("ConsistI2VStaticLayout", (760, 620), [ids["frames"]], inputs=[("image", "IMAGE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    encode = g.node("VAEEncode", (760, 760), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+                    outputs=[("LATENT", "LATENT")])
+    frameinit = g.node("ConsistI2VFrameInitNoise", (1140, 1120),
+                       [42, "fixed", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
+                        False],
+                       inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
+                       outputs=[("NOISE", "NOISE")], size=(340, 420), title="FrameInit noise (seed 42)")
+    g.link(ids["scale"], 0, layout, "image")
+    g.link(layout, 0, encode, "pixels")
+    g.link(ids["ckpt"], 2, encode, "vae")
+    g.link(ids["model"], 0, frameinit, "model")
+    g.link(encode, 0, frameinit, "layout")
+    g.link(ids["sched"], 0, frameinit, "sigmas")
+    both = cil_analytic_init_node(g, (1520, 1120), ids, stats, ai_widgets, title="Analytic-Init + FrameInit (seed 42)")
+    g.link(frameinit, 0, both, "noise")
+    cil_sample(g, ids, guider, (both, 0), (both, 1), (1900, 1120), "CIL_compare/analytic_init_frameinit")
+    g.note((0, 580), CIL_COMPARE_NOTE, size=(560, 520))
+    return g
+
+
 WORKFLOWS = {
     "svd_frameinit": frameinit_workflow,
     "svd_pyoco": pyoco_workflow,
@@ -472,6 +758,10 @@ WORKFLOWS = {
     "consisti2v_i2v": consisti2v_workflow,
     "consisti2v_frameinit": consisti2v_frameinit_workflow,
     "consisti2v_camera": consisti2v_camera_workflow,
+    "svd_analytic_init": cil_analytic_init_workflow,
+    "svd_cil_compare": cil_compare_workflow,
+    "svd_metrics_camera_pan": metrics_camera_workflow,
+    "svd_metrics_compare": metrics_compare_workflow,
 }
 
 

@@ -15,7 +15,7 @@ if [ -z "$comfy" ] && [ -z "${CI:-}" ] && [ -z "${COMFYUI_PATH:-}" ]; then
   fi
 fi
 stamp="$VENV/.installed"
-want="torch==2.14.1 comfy=$comfy $(cat requirements-dev.txt "${comfy:-/dev/null}/requirements.txt" 2>/dev/null | md5sum)"
+want="torch==2.14.1 comfy=$comfy $(cat requirements.txt requirements-dev.txt "${comfy:-/dev/null}/requirements.txt" 2>/dev/null | md5sum)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
@@ -24,5 +24,7 @@ if [ -n "$comfy" ]; then
   grep -viE '^\s*(torch|torchvision|torchaudio)\s*([<>=~!;].*)?$' "$comfy/requirements.txt" > "$VENV/comfyui-requirements.txt"
   "$VENV/bin/python" -m pip install -q -r "$VENV/comfyui-requirements.txt"
 fi
+# the pack's own requirements (what ComfyUI lacks, e.g. OpenCV for the metrics nodes), then the test tools
+"$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q -r requirements-dev.txt
 echo "$want" > "$stamp"

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OUR_IDS = {"ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise", "ConsistI2VLongVideo",
            "ConsistI2VCameraMove", "ConsistI2VCameraLayout", "ConsistI2VCameraPathPreview",
            "ConsistI2VModelLoader", "ConsistI2VConditioning", "ConsistI2VPrependFirstFrame",
-           "ConsistI2VFirstFrameAttention"}
+           "ConsistI2VFirstFrameAttention", "ConsistI2VVideoMetrics", "ConsistI2VVideoCompare"}
+OUR_IDS |= {"CILAnalyticInit", "CILStatisticsLoader", "CILStatistics", "CILTimeNoiseConditioning"}
+OUR_IDS |= {"CILConvertCheckpoint", "CILLoadSVDCIL"}
 
 
 def test_pack_registers_its_nodes(comfy):

@@ -55,6 +55,7 @@ CPU_SHRINK = {
     "ConsistI2VCameraLayout": {"width": 64, "height": 64, "frames": 4},
     "ConsistI2VCameraPathPreview": {"frames": 4},
     "BasicScheduler": {"steps": 2},
+    "CILAnalyticInit": {"steps": 2},
     "KSampler": {"steps": 2},
     "KSamplerAdvanced": {"steps": 2},
 }

@@ -1,0 +1,271 @@
+"""CIL (Conditional Image Leakage): Analytic-Init NOISE + SIGMAS, its statistics, TimeNoise conditioning."""
+from __future__ import annotations
+
+import os
+
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..kernels import analytic_init as ai
+from ..kernels import timenoise as tn
+from ..kernels.noise_objects import StartState
+from .common import NOISE_CATEGORY, seed_input
+
+STATS_FOLDER = "cil_statistics"
+CIL_CATEGORY = "sampling/custom_sampling/cil"
+Statistics = io.Custom("CIL_STATISTICS")
+
+
+def register_statistics_folder() -> None:
+    """models/cil_statistics with a real extension filter (add_model_folder_path alone leaves it empty)."""
+    exts = set(ai.STAT_EXTENSIONS)
+    default = os.path.join(folder_paths.models_dir, STATS_FOLDER)
+    if STATS_FOLDER in folder_paths.folder_names_and_paths:
+        paths, old = folder_paths.folder_names_and_paths[STATS_FOLDER]
+        if default not in paths:
+            paths.append(default)
+        folder_paths.folder_names_and_paths[STATS_FOLDER] = (paths, set(old) | exts)
+    else:
+        folder_paths.folder_names_and_paths[STATS_FOLDER] = ([default], exts)
+
+
+register_statistics_folder()
+
+
+def resample_input() -> io.Combo.Input:
+    return io.Combo.Input("resample", options=list(ai.RESAMPLE_MODES), default="interpolate", tooltip=(
+        "How E[x0] meets another frame count or size: interpolate (bilinear in space, linear in time, ends kept) "
+        "keeps its layout; channel_mean keeps only each channel's average (no watermark, no layout)."))
+
+
+class CILAnalyticInit(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CILAnalyticInit",
+            display_name="Analytic-Init (CIL)",
+            category=NOISE_CATEGORY,
+            description=(
+                "CIL Analytic-Init for SamplerCustomAdvanced: starts sampling at an earlier time M from the Gaussian "
+                "that best matches the real noisy video there (mean and variance from the statistics), instead of "
+                "pure noise at T. Less leakage of the conditioning image: more motion on any image-to-video model. "
+                "Outputs the NOISE and the SIGMAS (first sigma = sigma_M); connect both to the sampler."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model being sampled (its schedule places M and the start state)."),
+                Statistics.Input("statistics", tooltip=(
+                    "E[x0] and Tr(Cov)/d: Load CIL Statistics (released files), or CIL Statistics (mean from an "
+                    "image/layout latent, or zero mean).")),
+                io.Float.Input("M", default=100.0, min=0.0, max=100000.0, step=0.1, tooltip=(
+                    "Start time, on the model's own scale. SVD/EDM: a sigma (official 100; the model's top is 700). "
+                    "DDPM models (DynamiCrafter, VideoCrafter, SD-style): a timestep 1..1000 (official 940-960; "
+                    "the first step is M-1). Flow models: a timestep 1..1000 (1000 = pure noise). Lower M = more "
+                    "motion, but too low loses quality.")),
+                io.Int.Input("steps", default=25, min=1, max=1000, tooltip=(
+                    "Sampling steps from M down to 0 (official: 25 for SVD, 50 for DynamiCrafter).")),
+                io.Combo.Input("schedule", options=list(ai.SCHEDULES), default="auto", tooltip=(
+                    "auto: karras for SVD/EDM (= the official SVD-CIL sigmas), uniform_trailing for DDPM models "
+                    "(the official DDIM grid M-1, ...), linear_timesteps for flow models.")),
+                seed_input(),
+                io.Combo.Input("svd_formula", options=list(ai.SVD_FORMULAS), default="fixed", tooltip=(
+                    "fixed: x_M = E + sqrt(sigma^2 + v)·eps (the paper). Compatibility with the official SVD "
+                    "pipeline: official_intended adds diffusers' +1 to the variance, official_as_shipped reproduces "
+                    "its swapped mean/variance bug, june2024 its first version. SVD/EDM models only.")),
+                io.Noise.Input("noise", optional=True, tooltip=(
+                    "Optional base noise eps instead of plain Gaussian from the seed: PYoCo Video Noise for "
+                    "correlated frames, or FrameInit Noise (its start state) to combine Analytic-Init with "
+                    "FrameInit.")),
+            ],
+            outputs=[io.Noise.Output(display_name="NOISE"), io.Sigmas.Output(display_name="SIGMAS")],
+        )
+
+    @classmethod
+    def execute(cls, model, statistics, M, steps, schedule, seed, svd_formula, noise=None) -> io.NodeOutput:
+        if not isinstance(statistics, ai.Statistics):
+            raise ValueError("statistics: connect Load CIL Statistics or CIL Statistics")
+        model_sampling = model.get_model_object("model_sampling")
+        latent_format = model.get_model_object("latent_format")
+        channels = getattr(latent_format, "latent_channels", None)
+        if channels is not None:
+            statistics.check_channels(channels)
+        scale = ai.start_scale(model_sampling)
+        ai.check_M(M, scale)
+        if svd_formula not in ai.SVD_FORMULAS:
+            raise ValueError(f"svd_formula '{svd_formula}' is unknown: use one of {', '.join(ai.SVD_FORMULAS)}")
+        if svd_formula != "fixed" and scale.kind != "sigma":
+            raise ValueError(f"svd_formula '{svd_formula}' reproduces the official SVD pipeline: use it only on "
+                             "SVD/EDM models; keep 'fixed' for this model")
+        sigmas = ai.start_sigmas(model_sampling, M, steps, schedule)
+        sigma0 = float(sigmas[0])
+        start = StartState(model_sampling, latent_format.process_in, sigma0, float(model_sampling.sigma_max))
+        return io.NodeOutput(ai.AnalyticInitNoise(int(seed), start, statistics, svd_formula, noise), sigmas)
+
+
+class CILStatisticsLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CILStatisticsLoader",
+            display_name="Load CIL Statistics",
+            category="loaders/video_models",
+            description=(
+                "Loads Analytic-Init statistics (E[x0] and Tr(Cov)/d) from models/cil_statistics: the released "
+                "initial_noise files of DynamiCrafter, VideoCrafter and SVD-CIL (safetensors, or .pt read with "
+                "weights_only) or files saved by this pack. E is resampled to any size and frame count."),
+            inputs=[
+                io.Combo.Input("statistics_file", options=folder_paths.get_filename_list(STATS_FOLDER), tooltip=(
+                    "A file in models/cil_statistics, e.g. initial_noise_512 from GraceZhao/DynamiCrafter-Analytic-"
+                    "Init. Its latent channels must match the model's (4 for SD-VAE models such as SVD).")),
+                resample_input(),
+                io.Float.Input("data_scale", default=1.0, min=0.01, max=10.0, step=0.01, tooltip=(
+                    "Scale s of the training latents: E·s and v·s². 1.0 as the official code; DynamiCrafter's "
+                    "dynamic rescale is 0.7 at 512 and 0.3 at 1024 (a small correction).")),
+            ],
+            outputs=[Statistics.Output(display_name="STATISTICS")],
+        )
+
+    @classmethod
+    def execute(cls, statistics_file, resample, data_scale) -> io.NodeOutput:
+        path = folder_paths.get_full_path(STATS_FOLDER, statistics_file)
+        if path is None:
+            raise ValueError(f"statistics_file: '{statistics_file}' is not in models/{STATS_FOLDER}: put the file "
+                             "there and refresh")
+        return io.NodeOutput(ai.load_statistics(path, resample, data_scale))
+
+
+class CILStatistics(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CILStatistics",
+            display_name="CIL Statistics (latent or zero mean)",
+            category=CIL_CATEGORY,
+            description=(
+                "Analytic-Init statistics without a file: E[x0] from a VAE-encoded image or layout video (our "
+                "extension: the start leans towards that layout), or zero mean when no latent is connected, with "
+                "your variance Tr(Cov)/d."),
+            inputs=[
+                io.Float.Input("variance", default=0.8, min=0.0, max=100.0, step=0.01, tooltip=(
+                    "Tr(Cov)/d of the video latents (model space, per element). 0.8 ≈ the released DynamiCrafter-"
+                    "512 value; lower = a start closer to the mean. Must be >= 0.")),
+                resample_input(),
+                io.Latent.Input("mean_latent", optional=True, tooltip=(
+                    "Optional: VAE Encode of the conditioning image (1 frame, repeated over time) or of a layout "
+                    "video, as E[x0]. Leave empty for zero mean (a pure variance correction).")),
+            ],
+            outputs=[Statistics.Output(display_name="STATISTICS")],
+        )
+
+    @classmethod
+    def execute(cls, variance, resample, mean_latent=None) -> io.NodeOutput:
+        ai.check_variance(variance, "variance")
+        if mean_latent is None:
+            return io.NodeOutput(ai.zero_mean_statistics(variance))
+        return io.NodeOutput(ai.statistics_from_latent(mean_latent["samples"], variance, resample))
+
+
+TIMENOISE_PRESETS = ("fixed_beta", *tn.PRESETS)
+TIMENOISE_TARGETS = ("concat_latent", "image_embedding", "both")
+TIMENOISE_FORMS = ("preset_default", *tn.FORMS)
+TIMENOISE_APPLY = ("positive", "positive_and_negative")
+
+
+def _noise_entries(conditioning, name, target, beta, form, frames, gen, set_aug):
+    out = []
+    for i, (tensor, extra) in enumerate(conditioning):
+        extra = dict(extra)
+        if target in ("concat_latent", "both"):
+            concat = extra.get("concat_latent_image")
+            if concat is None:
+                raise ValueError(f"{name} has no concat_latent_image (entry {i}): connect SVD_img2vid_Conditioning's "
+                                 "outputs (or another image-concat conditioning), or set target to image_embedding")
+            if frames > 0 and form == "per_element":
+                if concat.shape[0] not in (1, frames):
+                    raise ValueError(f"frames = {frames} but {name}'s concat_latent_image has {concat.shape[0]} "
+                                     "frames: set frames to the video's frame count, or 0")
+                concat = concat.expand(frames, *concat.shape[1:])
+            extra["concat_latent_image"] = tn.apply_timenoise(concat, beta, gen, form)
+        if target in ("image_embedding", "both"):
+            tensor = tn.apply_timenoise(tensor, beta, gen, form)
+        if set_aug:
+            extra["augmentation_level"] = float(beta)
+        out.append([tensor, extra])
+    return out
+
+
+class CILTimeNoiseConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="CILTimeNoiseConditioning",
+            display_name="TimeNoise Conditioning (CIL)",
+            category="conditioning/video_models",
+            description=(
+                "Adds CIL TimeNoise to the conditional image at inference: noise of level beta on the concat image "
+                "latent (SVD: concat_latent_image from SVD_img2vid_Conditioning) and/or the image embedding. CIL "
+                "checkpoints need none at inference (beta 0); use it for experiments with TimeNoise-trained models."),
+            inputs=[
+                io.Conditioning.Input("positive", tooltip="Positive conditioning holding the conditional image."),
+                io.Conditioning.Input("negative", tooltip="Negative conditioning (changed only with apply_to both)."),
+                io.Combo.Input("preset", options=list(TIMENOISE_PRESETS), default="fixed_beta", tooltip=(
+                    "fixed_beta: use beta as given. DynamiCrafter / VideoCrafter1 / SVD: beta = the quantile of that "
+                    "recipe's TimeNoise distribution at time t (mu(t) = 2·mu_max·t^a - mu_max).")),
+                io.Float.Input("beta", default=0.0, min=0.0, max=1000.0, step=0.01, tooltip=(
+                    "Noise level (std) for fixed_beta, in the latent's own units (SVD: raw VAE latent, trained "
+                    "with beta up to 15). 0 = no noise (what CIL checkpoints use at inference).")),
+                io.Float.Input("t", default=0.0, min=0.0, max=1.0, step=0.01, tooltip=(
+                    "Diffusion time 0..1 for the presets (t_int/1000; SVD: sigma/700). Higher t = more noise.")),
+                io.Float.Input("quantile", default=0.5, min=0.001, max=0.999, step=0.001, tooltip=(
+                    "Which level of the preset distribution: 0.5 = median (SVD at t=0: 4.03; DynamiCrafter: 26.9).")),
+                io.Combo.Input("form", options=list(TIMENOISE_FORMS), default="preset_default", tooltip=(
+                    "per_element: independent noise per element (DynamiCrafter). scalar_offset: one random offset "
+                    "per sample (how SVD-CIL was trained). preset_default: the preset's own form.")),
+                io.Combo.Input("target", options=list(TIMENOISE_TARGETS), default="concat_latent", tooltip=(
+                    "concat_latent: the image latent concatenated to the input (SVD, DynamiCrafter). "
+                    "image_embedding: the cross-attention image embedding (SVD's CLIP image embedding). both.")),
+                io.Combo.Input("apply_to", options=list(TIMENOISE_APPLY), default="positive", tooltip=(
+                    "positive: only the conditional branch (SVD's negative holds zeros). positive_and_negative: "
+                    "both, with the same noise (models whose uncond keeps the image).")),
+                io.Int.Input("frames", default=0, min=0, max=4096, tooltip=(
+                    "0: one noise draw for the image, shared by all frames. N: expand the concat latent to N frames "
+                    "with independent noise per frame (DynamiCrafter's form); N = the video's frame count.")),
+                seed_input(),
+                io.Boolean.Input("set_augmentation_level", default=False, tooltip=(
+                    "SVD: also write beta into augmentation_level (the noise_aug time-id), as SVD-CIL training fed "
+                    "the TimeNoise level to the model.")),
+            ],
+            outputs=[io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative")],
+        )
+
+    @classmethod
+    def execute(cls, positive, negative, preset, beta, t, quantile, form, target, apply_to, frames, seed,
+                set_augmentation_level) -> io.NodeOutput:
+        if preset not in TIMENOISE_PRESETS:
+            raise ValueError(f"preset '{preset}' is unknown: use one of {', '.join(TIMENOISE_PRESETS)}")
+        if target not in TIMENOISE_TARGETS:
+            raise ValueError(f"target '{target}' is unknown: use one of {', '.join(TIMENOISE_TARGETS)}")
+        if apply_to not in TIMENOISE_APPLY:
+            raise ValueError(f"apply_to '{apply_to}' is unknown: use one of {', '.join(TIMENOISE_APPLY)}")
+        if form not in TIMENOISE_FORMS:
+            raise ValueError(f"form '{form}' is unknown: use one of {', '.join(TIMENOISE_FORMS)}")
+        if preset == "fixed_beta":
+            if not beta >= 0:
+                raise ValueError(f"beta = {beta}: the noise level must be >= 0")
+            level, default_form = float(beta), "per_element"
+        else:
+            p = tn.PRESETS[preset]
+            level = float(tn.quantile(quantile, t, p.a, p.beta_m, p.mu_max, p.s))
+            default_form = p.form
+        form = default_form if form == "preset_default" else form
+        if level == 0:
+            return io.NodeOutput(positive, negative)
+        gen_state = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF).get_state()
+
+        def noised(cond, name):
+            gen = torch.Generator("cpu")
+            gen.set_state(gen_state)  # the same draws for both branches
+            return _noise_entries(cond, name, target, level, form, int(frames), gen, set_augmentation_level)
+
+        pos = noised(positive, "positive")
+        neg = noised(negative, "negative") if apply_to == "positive_and_negative" else negative
+        return io.NodeOutput(pos, neg)

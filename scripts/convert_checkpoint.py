@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Convert a training checkpoint to safetensors, safely (no ComfyUI needed).
+
+    python scripts/convert_checkpoint.py IN OUT [--fp16] [--weights ema|state_dict|auto] [--arch svd_cil|as_is]
+
+Pickles (.ckpt .pt .pth .bin) are read with ``torch.load(weights_only=True)``: a file that would run code is
+refused. ``--weights auto`` takes the EMA weights when the checkpoint has them (SVD-CIL's ``ema_state``) else its
+``state_dict``; DDP ``module.`` / deepspeed ``_forward_module.`` prefixes are dropped. ``--arch svd_cil`` renames
+a diffusers SVD UNet (SVD-CIL's ``checkpoint-step-20000.ckpt``) to ComfyUI's SVD UNet keys, so that ComfyUI's
+core "Load Diffusion Model" node (or the pack's "Load SVD-CIL UNet") reads the output; ``as_is`` keeps the keys.
+Exit status 0 on success, 2 on a refused or unreadable input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kernels.checkpoints import ARCHS, WEIGHTS, CheckpointError, convert_file  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", help="checkpoint to read (.ckpt .pt .pth .bin .safetensors)")
+    parser.add_argument("output", help="safetensors file to write")
+    parser.add_argument("--fp16", action="store_true", help="store floating-point tensors as fp16")
+    parser.add_argument("--weights", choices=WEIGHTS, default="auto", help="EMA or raw weights (default: auto)")
+    parser.add_argument("--arch", choices=ARCHS, default="as_is",
+                        help="svd_cil: diffusers SVD UNet -> ComfyUI SVD keys; as_is: keep keys (default)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    args = parser.parse_args(argv)
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
+        return 2
+    if out.resolve() == Path(args.input).resolve():
+        print("error: the output would replace the input", file=sys.stderr)
+        return 2
+    try:
+        info = convert_file(args.input, out, weights=args.weights, arch=args.arch, fp16=args.fp16)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {info['output']}: {info['tensors']} tensors, {info['weights']} weights, {info['dtype']}, "
+          f"arch {info['arch']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
