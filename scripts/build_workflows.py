@@ -152,24 +152,29 @@ its noise, which reduces flicker and identity drift.
 Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
 
 
-def frameinit_workflow() -> Graph:
-    g = Graph()
-    ids = svd_base(g)
-    layout = g.node("ConsistI2VStaticLayout", (760, 320), [ids["frames"]], inputs=[("image", "IMAGE")],
+def static_frameinit_noise(g: Graph, ids, layout_pos, noise_pos, seed=(0, "randomize"), title=None):
+    """Static Layout of the scaled input -> VAE Encode -> FrameInit Noise (consisti2v_snr) on an SVD graph."""
+    layout = g.node("ConsistI2VStaticLayout", layout_pos, [ids["frames"]], inputs=[("image", "IMAGE")],
                     outputs=[("IMAGE", "IMAGE")])
-    encode = g.node("VAEEncode", (760, 460), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
+    encode = g.node("VAEEncode", (layout_pos[0], layout_pos[1] + 140), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
                     outputs=[("LATENT", "LATENT")])
-    noise = g.node("ConsistI2VFrameInitNoise", (1520, 0),
-                   [0, "randomize", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
-                    False],
+    noise = g.node("ConsistI2VFrameInitNoise", noise_pos,
+                   [*seed, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0, False],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
-                   outputs=[("NOISE", "NOISE")], size=(340, 420))
+                   outputs=[("NOISE", "NOISE")], size=(340, 420), title=title)
     g.link(ids["scale"], 0, layout, "image")
     g.link(layout, 0, encode, "pixels")
     g.link(ids["ckpt"], 2, encode, "vae")
     g.link(ids["model"], 0, noise, "model")
     g.link(encode, 0, noise, "layout")
     g.link(ids["sched"], 0, noise, "sigmas")
+    return noise
+
+
+def frameinit_workflow() -> Graph:
+    g = Graph()
+    ids = svd_base(g)
+    noise = static_frameinit_noise(g, ids, (760, 320), (1520, 0))
     g.link(noise, 0, ids["run"], "noise")
     g.note((0, 580), FRAMEINIT_NOTE)
     return g
@@ -576,21 +581,7 @@ def metrics_compare_workflow() -> Graph:
     base_noise = g.node("RandomNoise", (1520, 0), [42, "fixed"], outputs=[("NOISE", "NOISE")],
                         title="Baseline noise (seed 42)")
     baseline = _sampled(g, ids, guider, base_noise, 0, "baseline")
-    layout = g.node("ConsistI2VStaticLayout", (760, 320), [ids["frames"]], inputs=[("image", "IMAGE")],
-                    outputs=[("IMAGE", "IMAGE")])
-    encode = g.node("VAEEncode", (760, 460), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
-                    outputs=[("LATENT", "LATENT")])
-    fi_noise = g.node("ConsistI2VFrameInitNoise", (1520, 560),
-                      [42, "fixed", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
-                       False],
-                      inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
-                      outputs=[("NOISE", "NOISE")], size=(340, 420), title="FrameInit noise (seed 42)")
-    g.link(ids["scale"], 0, layout, "image")
-    g.link(layout, 0, encode, "pixels")
-    g.link(ids["ckpt"], 2, encode, "vae")
-    g.link(ids["model"], 0, fi_noise, "model")
-    g.link(encode, 0, fi_noise, "layout")
-    g.link(ids["sched"], 0, fi_noise, "sigmas")
+    fi_noise = static_frameinit_noise(g, ids, (760, 320), (1520, 560), (42, "fixed"), "FrameInit noise (seed 42)")
     frameinit = _sampled(g, ids, guider, fi_noise, 560, "frameinit")
     comp = compare_node(g, (2700, 0), (baseline, 0), (frameinit, 0), ("baseline", "FrameInit"),
                         reference=(ids["scale"], 0))
@@ -724,21 +715,8 @@ def cil_compare_workflow() -> Graph:
     ai_widgets = [100.0, 20, "auto", 42, "fixed", "fixed"]
     cil = cil_analytic_init_node(g, (1520, 560), ids, stats, ai_widgets, title="Analytic-Init (seed 42)")
     cil_sample(g, ids, guider, (cil, 0), (cil, 1), (1900, 560), "CIL_compare/analytic_init")
-    layout = g.node("ConsistI2VStaticLayout", (760, 620), [ids["frames"]], inputs=[("image", "IMAGE")],
-                    outputs=[("IMAGE", "IMAGE")])
-    encode = g.node("VAEEncode", (760, 760), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
-                    outputs=[("LATENT", "LATENT")])
-    frameinit = g.node("ConsistI2VFrameInitNoise", (1140, 1120),
-                       [42, "fixed", 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0,
-                        False],
-                       inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
-                       outputs=[("NOISE", "NOISE")], size=(340, 420), title="FrameInit noise (seed 42)")
-    g.link(ids["scale"], 0, layout, "image")
-    g.link(layout, 0, encode, "pixels")
-    g.link(ids["ckpt"], 2, encode, "vae")
-    g.link(ids["model"], 0, frameinit, "model")
-    g.link(encode, 0, frameinit, "layout")
-    g.link(ids["sched"], 0, frameinit, "sigmas")
+    frameinit = static_frameinit_noise(g, ids, (760, 620), (1140, 1120), (42, "fixed"),
+                                       "FrameInit noise (seed 42)")
     both = cil_analytic_init_node(g, (1520, 1120), ids, stats, ai_widgets, title="Analytic-Init + FrameInit (seed 42)")
     g.link(frameinit, 0, both, "noise")
     cil_sample(g, ids, guider, (both, 0), (both, 1), (1900, 1120), "CIL_compare/analytic_init_frameinit")
