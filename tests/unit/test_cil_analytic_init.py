@@ -7,89 +7,22 @@ import torch
 from kernels import analytic_init as ai
 from kernels.noise_objects import StartState
 from kernels.noise_solver import is_max_denoise
+from tests.support import duck_sampling as duck
 
 pytestmark = pytest.mark.unit
 
 
 # ------------------------------------------------------------------------------------------ duck-typed samplings
 
-class _VE:
-    sigma_data = 1.0
-
-    def noise_scaling(self, sigma, noise, latent, max_denoise=False):
-        return noise * (torch.sqrt(1 + sigma ** 2) if max_denoise else sigma) + latent
-
-    def calculate_input(self, sigma, x):
-        return x / (sigma ** 2 + 1) ** 0.5
+def Discrete(zero_snr=False):  # noqa: N802 - reads like the sampling classes below
+    """ModelSamplingDiscrete-like on the SD schedule; zero-SNR with ComfyUI's zsnr clamp of the last ᾱ."""
+    ab = ai.ldm_alphas_cumprod(zero_snr=zero_snr)
+    if zero_snr:
+        ab[-1] = 4.8973451890853435e-08
+    return duck.Discrete(ab)
 
 
-class Discrete(_VE):
-    """ModelSamplingDiscrete-like on the SD schedule (float64)."""
-
-    def __init__(self, zero_snr=False):
-        ab = ai.ldm_alphas_cumprod(zero_snr=zero_snr)
-        if zero_snr:
-            ab[-1] = 4.8973451890853435e-08  # ComfyUI's zsnr clamp
-        self.sigmas = ((1 - ab) / ab).sqrt()
-        self.log_sigmas = self.sigmas.log()
-
-    sigma_min = property(lambda self: self.sigmas[0])
-    sigma_max = property(lambda self: self.sigmas[-1])
-
-    def timestep(self, sigma):
-        return (sigma.double().log() - self.log_sigmas[:, None]).abs().argmin(dim=0).view(sigma.shape)
-
-    def sigma(self, timestep):
-        t = timestep.double().clamp(0, len(self.sigmas) - 1)
-        lo, hi, w = t.floor().long(), t.ceil().long(), t.frac()
-        return ((1 - w) * self.log_sigmas[lo] + w * self.log_sigmas[hi]).exp()
-
-
-class EDM(_VE):
-    def __init__(self, sigma_min=0.002, sigma_max=700.0):
-        self.sigmas = torch.linspace(math.log(sigma_min), math.log(sigma_max), 1000, dtype=torch.float64).exp()
-
-    sigma_min = property(lambda self: self.sigmas[0])
-    sigma_max = property(lambda self: self.sigmas[-1])
-
-    def timestep(self, sigma):
-        return 0.25 * sigma.log()
-
-    def sigma(self, timestep):
-        return (timestep / 0.25).exp()
-
-
-class Flow:
-    """ModelSamplingDiscreteFlow + CONST."""
-
-    def __init__(self, shift=1.0):
-        self.shift, self.multiplier = shift, 1000
-        self.sigmas = self.sigma(torch.arange(1, 1001, dtype=torch.float64))
-
-    sigma_min = property(lambda self: self.sigmas[0])
-    sigma_max = property(lambda self: self.sigmas[-1])
-
-    def _shift(self, t):
-        return t if self.shift == 1 else self.shift * t / (1 + (self.shift - 1) * t)
-
-    def timestep(self, sigma):
-        return sigma * self.multiplier
-
-    def sigma(self, timestep):
-        return self._shift(timestep / self.multiplier)
-
-    def percent_to_sigma(self, percent):
-        if percent <= 0:
-            return 1.0
-        if percent >= 1:
-            return 0.0
-        return float(self._shift(torch.tensor(1.0 - percent, dtype=torch.float64)))
-
-    def noise_scaling(self, sigma, noise, latent, max_denoise=False):
-        return sigma * noise + (1 - sigma) * latent
-
-    def calculate_input(self, sigma, x):
-        return x
+EDM, Flow = duck.EDM, duck.Flow
 
 
 def _start(ms, sigma0, process_in=lambda x: x):

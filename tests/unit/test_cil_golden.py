@@ -16,6 +16,7 @@ from kernels import analytic_init as ai
 from kernels import timenoise as tn
 from kernels.noise_objects import StartState
 from kernels.noise_solver import is_max_denoise
+from tests.support import duck_sampling as duck
 
 pytestmark = pytest.mark.unit
 
@@ -103,66 +104,6 @@ def _schedule_args(description: str):
     return int(m.group(1)), float(m.group(2)), float(m.group(3))
 
 
-class VPDiscrete:
-    """A duck-typed ComfyUI ModelSamplingDiscrete + EPS built from an ᾱ table (float64)."""
-
-    def __init__(self, alphas_cumprod):
-        self.sigmas = ((1 - alphas_cumprod) / alphas_cumprod).sqrt()
-        self.log_sigmas = self.sigmas.log()
-        self.sigma_data = 1.0
-
-    @property
-    def sigma_min(self):
-        return self.sigmas[0]
-
-    @property
-    def sigma_max(self):
-        return self.sigmas[-1]
-
-    def timestep(self, sigma):
-        return (sigma.double().log() - self.log_sigmas[:, None]).abs().argmin(dim=0).view(sigma.shape)
-
-    def sigma(self, timestep):
-        t = timestep.double().clamp(0, len(self.sigmas) - 1)
-        lo, hi, w = t.floor().long(), t.ceil().long(), t.frac()
-        return ((1 - w) * self.log_sigmas[lo] + w * self.log_sigmas[hi]).exp()
-
-    def noise_scaling(self, sigma, noise, latent, max_denoise=False):
-        scale = torch.sqrt(1 + sigma ** 2) if max_denoise else sigma
-        return noise * scale + latent
-
-    def calculate_input(self, sigma, x):
-        return x / (sigma ** 2 + 1) ** 0.5
-
-
-class EDMContinuous:
-    """A duck-typed ModelSamplingContinuousEDM (σ 0.002..700) + EDM noise scaling."""
-    sigma_data = 1.0
-
-    def __init__(self, sigma_min=0.002, sigma_max=700.0):
-        self.sigmas = torch.linspace(math.log(sigma_min), math.log(sigma_max), 1000, dtype=torch.float64).exp()
-
-    @property
-    def sigma_min(self):
-        return self.sigmas[0]
-
-    @property
-    def sigma_max(self):
-        return self.sigmas[-1]
-
-    def timestep(self, sigma):
-        return 0.25 * sigma.log()
-
-    def sigma(self, timestep):
-        return (timestep / 0.25).exp()
-
-    def noise_scaling(self, sigma, noise, latent, max_denoise=False):
-        return noise * (torch.sqrt(1 + sigma ** 2) if max_denoise else sigma) + latent
-
-    def calculate_input(self, sigma, x):
-        return x / (sigma ** 2 + 1) ** 0.5
-
-
 def _families(meta):
     section = _entries(meta, "analytic_init")
     return section, {k: v for k, v in section.items() if isinstance(v, dict) and "rows" in v}
@@ -214,7 +155,7 @@ def test_analytic_init_noise_object_reproduces_official_init(case):
     checked = 0
     for name, fam in families.items():
         steps, start, end = _schedule_args(fam["schedule"]["betas"])
-        ms = VPDiscrete(ai.ldm_alphas_cumprod(steps, start, end, zero_snr=fam["schedule"]["rescale_zero_terminal_snr"]))
+        ms = duck.Discrete(ai.ldm_alphas_cumprod(steps, start, end, zero_snr=fam["schedule"]["rescale_zero_terminal_snr"]))
         for row in fam["rows"]:
             if row["alphas_cumprod"] == 0:  # zero terminal SNR: sigma is infinite (covered by the moments test)
                 continue
@@ -275,7 +216,7 @@ def test_svd_statistics_file_layout_and_noise_object(case):
     assert tuple(stats.mean.shape) == (c, f, h, w) and stats.variance == pytest.approx(v)
     samples = torch.zeros(f, c, h, w)
     assert torch.equal(stats.mean_like(samples), E[0])
-    ms = EDMContinuous(sigma_max=max(r["sigma_max"] for r in section["rows"]))
+    ms = duck.EDM(sigma_max=max(r["sigma_max"] for r in section["rows"]))
     for row in section["rows"]:
         sigma0 = ai.sigma_at(ms, row["sigma_max"])
         assert sigma0 == row["sigma_max"]
