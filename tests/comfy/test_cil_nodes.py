@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tests.support.node_calls import call_node, node_class
+from tests.support.node_calls import call_node, capturing, node_class, sample_advanced
 
 pytestmark = pytest.mark.comfy
 
@@ -113,7 +113,6 @@ def _timenoise(positive, negative, **kw):
 
 def test_timenoise_scalar_offset_reaches_the_svd_model(comfy):
     """SVD-CIL's form: one offset per sample on the unscaled concat latent; the model sees it in c_concat."""
-    import comfy.samplers
     from tests.support import tiny_models
 
     positive, negative, latent = _svd_conditioning()
@@ -129,20 +128,9 @@ def test_timenoise_scalar_offset_reaches_the_svd_model(comfy):
     assert pos[0][1]["augmentation_level"] == pytest.approx(level)
 
     model = tiny_models.build_tiny_model("svd")
-    seen = []
-
-    def capture(apply_model, args):
-        seen.append(args["c"]["c_concat"].detach().clone())
-        return apply_model(args["input"], args["timestep"], **args["c"])
-
-    patched = model.clone()
-    patched.set_model_unet_function_wrapper(capture)
-    guider = comfy.samplers.CFGGuider(patched)
-    guider.set_conds(pos, neg)
-    guider.set_cfg(2.0)
+    patched, seen = capturing(model, lambda args: args["c"]["c_concat"].detach().clone())
     sigmas = tiny_models.tiny_sigmas(model, steps=2).float()
-    out = call_node("SamplerCustomAdvanced", noise=call_node("RandomNoise", noise_seed=0)[0], guider=guider,
-                    sampler=comfy.samplers.sampler_object("euler"), sigmas=sigmas, latent_image=latent)[0]
+    out = sample_advanced(patched, call_node("RandomNoise", noise_seed=0)[0], sigmas, pos, neg, latent, 2.0)
     halves = seen[0].chunk(2)  # the CFG batch holds both branches (in ComfyUI's order)
     zero = [h for h in halves if float(h.abs().max()) == 0]
     cond = [h for h in halves if float(h.abs().max()) > 0]

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from tests.support.node_calls import call_node, node_class
+from tests.support.node_calls import call_node, capturing, node_class, sample_advanced
 
 pytestmark = pytest.mark.comfy
 
@@ -40,23 +40,9 @@ def expected_moments(kind, sigma0, variance):
 
 
 def sample_and_capture(model, noise, sigmas, positive, negative, latent, cfg=2.0):
-    import comfy.samplers
-
-    seen = []
-
-    def capture(apply_model, args):
-        seen.append((args["input"].detach().clone(), args["timestep"].detach().clone(),
-                     {k: v for k, v in args["c"].items() if torch.is_tensor(v)}))
-        return apply_model(args["input"], args["timestep"], **args["c"])
-
-    patched = model.clone()
-    patched.set_model_unet_function_wrapper(capture)
-    guider = comfy.samplers.CFGGuider(patched)
-    guider.set_conds(positive, negative)
-    guider.set_cfg(cfg)
-    out = call_node("SamplerCustomAdvanced", noise=noise, guider=guider,
-                    sampler=comfy.samplers.sampler_object("euler"), sigmas=sigmas, latent_image=latent)
-    return seen, out[0]
+    patched, seen = capturing(model, lambda args: (args["input"].detach().clone(), args["timestep"].detach().clone(),
+                                                   {k: v for k, v in args["c"].items() if torch.is_tensor(v)}))
+    return seen, sample_advanced(patched, noise, sigmas, positive, negative, latent, cfg)
 
 
 def mean_latent(latent, seed=4):

@@ -62,8 +62,6 @@ def test_unet_matches_official_forward(golden_folder, case):
 def test_comfy_model_sampling_gives_the_official_epsilon(golden_folder, case):
     """Through ComfyUI's BaseModel at sigma(t) on the model's own schedule: input scaling, the discrete timestep
     and the epsilon parametrisation reproduce the raw official call."""
-    import comfy.conds  # noqa: F401
-
     model = load_case_model(case).model
     d = frames_as_batch(case)
     t = int(d["t"][0])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.support.images import write_gradient_png
-from tests.support.node_calls import call_node, node_class
+from tests.support.node_calls import call_node, capturing, node_class
 
 pytestmark = pytest.mark.comfy
 
@@ -37,16 +37,8 @@ def long_video(parts, model=None, **overrides):
     return node_class("ConsistI2VLongVideo").execute(**args, **kwargs).args[0]["samples"]
 
 
-def capturing(model):
-    seen = []
-
-    def capture(apply_model, args):
-        seen.append(args["c"]["c_concat"].detach().clone())
-        return apply_model(args["input"], args["timestep"], **args["c"])
-
-    patched = model.clone()
-    patched.set_model_unet_function_wrapper(capture)
-    return patched, seen
+def capturing_concat(model):
+    return capturing(model, lambda args: args["c"]["c_concat"].detach().clone())
 
 
 def conditions_seen(seen):
@@ -68,7 +60,7 @@ def test_node_is_registered_and_documented(comfy):
 
 
 def test_each_chunk_is_conditioned_on_the_previous_last_latent(parts):
-    model, seen = capturing(parts["model"])
+    model, seen = capturing_concat(parts["model"])
     video = long_video(parts, model=model)
     assert video.shape == (3 * (T - 1) + 1, 4, H, W) and torch.isfinite(video).all()
     frames = conditions_seen(seen)
@@ -81,7 +73,7 @@ def test_each_chunk_is_conditioned_on_the_previous_last_latent(parts):
 
 
 def test_anchor_colour_still_chains_on_the_stored_frames(parts):
-    model, seen = capturing(parts["model"])
+    model, seen = capturing_concat(parts["model"])
     video = long_video(parts, model=model, anchor_colour=True)
     frames = conditions_seen(seen)
     assert torch.equal(frames[1], video[T - 1]) and torch.equal(frames[2], video[2 * (T - 1)])

@@ -7,7 +7,7 @@ calculate_input(sigma0, x) must equal the FrameInit state z within 1e-5.
 import pytest
 import torch
 
-from tests.support.node_calls import call_node, node_class
+from tests.support.node_calls import capturing, node_class, sample_advanced
 
 pytestmark = pytest.mark.comfy
 
@@ -25,22 +25,9 @@ def _layout(latent, drop, seed=5):
 
 
 def _sample_and_capture(model, noise, sigmas, positive, negative, latent, cfg=2.0):
-    import comfy.samplers
-
-    seen = []
-
-    def capture(apply_model, args):
-        seen.append((args["input"].detach().clone(), args["timestep"].detach().clone()))
-        return apply_model(args["input"], args["timestep"], **args["c"])
-
-    patched = model.clone()
-    patched.set_model_unet_function_wrapper(capture)
-    guider = comfy.samplers.CFGGuider(patched)
-    guider.set_conds(positive, negative)
-    guider.set_cfg(cfg)
-    out = call_node("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=comfy.samplers.sampler_object("euler"),
-                sigmas=sigmas, latent_image=latent)
-    return seen[0][0], out[0]
+    patched, seen = capturing(model, lambda args: args["input"].detach().clone())
+    out = sample_advanced(patched, noise, sigmas, positive, negative, latent, cfg)
+    return seen[0], out
 
 
 @pytest.mark.parametrize("schedule", ["full", "truncated", "truncated_img2img"])

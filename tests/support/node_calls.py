@@ -21,3 +21,27 @@ def pack_module(name: str):
 
     package = node_class("ConsistI2VFrameInitNoise").__module__.rsplit(".nodes", 1)[0]
     return importlib.import_module(f"{package}.{name}")
+
+
+def capturing(model, pick):
+    """A clone of ``model`` whose every UNet call records ``pick(args)`` first; returns (clone, records)."""
+    seen = []
+
+    def capture(apply_model, args):
+        seen.append(pick(args))
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    patched = model.clone()
+    patched.set_model_unet_function_wrapper(capture)
+    return patched, seen
+
+
+def sample_advanced(model, noise, sigmas, positive, negative, latent, cfg):
+    """Core SamplerCustomAdvanced with a CFGGuider and the euler sampler; returns its output LATENT."""
+    import comfy.samplers
+
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    return call_node("SamplerCustomAdvanced", noise=noise, guider=guider,
+                     sampler=comfy.samplers.sampler_object("euler"), sigmas=sigmas, latent_image=latent)[0]
