@@ -17,10 +17,9 @@ def call_node(name, **kwargs) -> tuple:
 
 def pack_module(name: str):
     """A submodule of this pack as ComfyUI loaded it (e.g. ``consisti2v.model``; relative imports need the pack)."""
-    import importlib
+    from .tiny_models import pack_module as find
 
-    package = node_class("ConsistI2VFrameInitNoise").__module__.rsplit(".nodes", 1)[0]
-    return importlib.import_module(f"{package}.{name}")
+    return find(name)
 
 
 def capturing(model, pick):

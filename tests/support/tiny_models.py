@@ -346,19 +346,20 @@ TINY_VAE_KEY = "cdi2v_tiny_vae"  # marker tensor: VAELoader passes no metadata o
 
 
 def pack_module(name):
-    """A submodule of this pack (e.g. ``consisti2v.model``): the copy ComfyUI loaded if any, else imported from
-    the pack folder under a private package name (relative imports need a package)."""
+    """A submodule of this pack (e.g. ``consisti2v.model``): the copy ComfyUI registered if it is running (so
+    classes match the nodes'), else imported from the pack folder under a private package name (relative imports
+    need a package)."""
     import importlib
     import importlib.util
     import sys
 
-    root = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
-    for pkg_name, module in list(sys.modules.items()):
-        if "." not in pkg_name and os.path.realpath(getattr(module, "__file__", "") or "") == \
-                os.path.join(root, "__init__.py"):
-            return importlib.import_module("{}.{}".format(pkg_name, name))
+    mapping = getattr(sys.modules.get("nodes"), "NODE_CLASS_MAPPINGS", {})
+    if "ConsistI2VFrameInitNoise" in mapping:
+        package = mapping["ConsistI2VFrameInitNoise"].__module__.rsplit(".nodes", 1)[0]
+        return importlib.import_module("{}.{}".format(package, name))
     pkg_name = "cdi2v_pack"
     if pkg_name not in sys.modules:
+        root = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
         spec = importlib.util.spec_from_file_location(pkg_name, os.path.join(root, "__init__.py"),
                                                       submodule_search_locations=[root])
         sys.modules[pkg_name] = importlib.util.module_from_spec(spec)
