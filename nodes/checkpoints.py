@@ -4,17 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import folder_paths
-import torch
 from comfy_api.latest import io
 
 from ..kernels.checkpoints import EXTENSIONS, CheckpointError, convert_file
 from ..svd_cil.model import load_svd_cil
+from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
 
-LOADER_CATEGORY = "loaders/video_models"
 FOLDERS = ("diffusion_models", "checkpoints")
 ARCH_CHOICES = {"svd_cil_diffusers_unet": "svd_cil", "as_is": "as_is"}
 WEIGHT_CHOICES = ("auto", "ema", "state_dict")
-DTYPES = {"default": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 WEIGHTS_TOOLTIP = (
     "Which weights of a training checkpoint: auto = the EMA weights when the file has them (SVD-CIL's "
     "'ema_state', used by the official inference), else its state_dict; ema = EMA only (error if absent); "
@@ -132,8 +130,8 @@ class CILLoadSVDCIL(io.ComfyNode):
                     "The SVD-CIL file in models/diffusion_models or models/checkpoints. A diffusers config.json "
                     "beside it is read for the attention head width (default: SVD's 64).")),
                 io.Combo.Input("weights", options=list(WEIGHT_CHOICES), default="auto", tooltip=WEIGHTS_TOOLTIP),
-                io.Combo.Input("weight_dtype", options=list(DTYPES), default="default", tooltip=(
-                    "Weight precision. default lets ComfyUI pick for your device (fp16/bf16 on GPUs, fp32 on CPU).")),
+                weight_dtype_input(
+                    "Weight precision. default lets ComfyUI pick for your device (fp16/bf16 on GPUs, fp32 on CPU)."),
                 io.Boolean.Input("diffusers_norm_eps", default=True, tooltip=(
                     "Give the resnet GroupNorms the eps diffusers fine-tuned SVD-CIL with (1e-6 in most down/up "
                     "blocks; ComfyUI's SVD uses 1e-5). On reproduces the official diffusers forward; the "
@@ -144,9 +142,8 @@ class CILLoadSVDCIL(io.ComfyNode):
 
     @classmethod
     def execute(cls, unet_name, weights, weight_dtype, diffusers_norm_eps=True) -> io.NodeOutput:
-        if weight_dtype not in DTYPES:
-            raise ValueError(f"weight_dtype '{weight_dtype}' is unknown: use one of {', '.join(DTYPES)}")
+        dtype = parse_weight_dtype(weight_dtype)
         if weights not in WEIGHT_CHOICES:
             raise ValueError(f"weights '{weights}' is unknown: use one of {', '.join(WEIGHT_CHOICES)}")
         path = resolve_model_file(unet_name, "unet_name")
-        return io.NodeOutput(load_svd_cil(path, weights, DTYPES[weight_dtype], diffusers_norm_eps))
+        return io.NodeOutput(load_svd_cil(path, weights, dtype, diffusers_norm_eps))

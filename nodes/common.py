@@ -1,12 +1,15 @@
 """Shared input definitions and MODEL/SIGMAS plumbing."""
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io
 
 from ..kernels.noise_objects import StartState
 from ..kernels.pyoco import NOISE_TYPES
 
 NOISE_CATEGORY = "sampling/custom_sampling/noise"
+LOADER_CATEGORY = "loaders/video_models"
+WEIGHT_DTYPES = {"default": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
 
@@ -40,3 +43,14 @@ def start_state(model, sigmas) -> StartState:
     model_sampling = model.get_model_object("model_sampling")
     latent_format = model.get_model_object("latent_format")
     return StartState(model_sampling, latent_format.process_in, sigma0, float(model_sampling.sigma_max))
+
+
+def weight_dtype_input(tooltip: str) -> io.Combo.Input:
+    return io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", tooltip=tooltip)
+
+
+def parse_weight_dtype(name: str):
+    """The torch dtype of a ``weight_dtype`` choice (None = let ComfyUI pick)."""
+    if name not in WEIGHT_DTYPES:
+        raise ValueError(f"weight_dtype '{name}' is unknown: use one of {', '.join(WEIGHT_DTYPES)}")
+    return WEIGHT_DTYPES[name]

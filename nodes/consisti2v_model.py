@@ -10,10 +10,9 @@ from comfy_api.latest import io
 
 from ..consisti2v.attention_patch import apply_first_frame_attention
 from ..consisti2v.model import FIRST_FRAME_KEY, STRIDE_KEY, load_consisti2v
+from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
 
-LOADER_CATEGORY = "loaders/video_models"
 CATEGORY = "conditioning/video_models"
-DTYPES = {"default": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 MAX_STRIDE = 16
 
 
@@ -34,21 +33,19 @@ class ConsistI2VModelLoader(io.ComfyNode):
                 io.Combo.Input("unet_name", options=folder_paths.get_filename_list("diffusion_models"), tooltip=(
                     "The ConsistI2V UNet file in models/diffusion_models (rename the downloaded "
                     "diffusion_pytorch_model.safetensors, or keep it in its folder with config.json).")),
-                io.Combo.Input("weight_dtype", options=list(DTYPES), default="default", tooltip=(
-                    "Weight precision. default lets ComfyUI pick for your GPU (fp16/bf16 on GPUs, fp32 on CPU); "
-                    "fp32 is exact to the official model.")),
+                weight_dtype_input("Weight precision. default lets ComfyUI pick for your GPU (fp16/bf16 on GPUs, "
+                                   "fp32 on CPU); fp32 is exact to the official model."),
             ],
             outputs=[io.Model.Output(display_name="MODEL")],
         )
 
     @classmethod
     def execute(cls, unet_name, weight_dtype) -> io.NodeOutput:
-        if weight_dtype not in DTYPES:
-            raise ValueError(f"weight_dtype '{weight_dtype}' is unknown: use one of {', '.join(DTYPES)}")
+        dtype = parse_weight_dtype(weight_dtype)
         path = folder_paths.get_full_path("diffusion_models", unet_name)
         if path is None:
             raise ValueError(f"unet_name: {unet_name} is not in models/diffusion_models")
-        return io.NodeOutput(load_consisti2v(path, DTYPES[weight_dtype]))
+        return io.NodeOutput(load_consisti2v(path, dtype))
 
 
 def first_frame_latent(vae, start_image, start_latent, width, height):
