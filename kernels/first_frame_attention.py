@@ -59,11 +59,11 @@ def _fused_available(device: torch.device, dtype: torch.dtype) -> bool:
     return _FUSED_OK[key]
 
 
-def _spatial_fused(q, k, v, heads, frames):
+def _spatial_fused(q, k, v, heads, groups, frames):
     """Two fused attention calls (own keys; all frames of a video against frame 0's keys) merged by their
     log-sum-exp. Frame 0's keys are never repeated per frame."""
     rows, n, c = q.shape
-    groups, s, d = rows // frames, k.shape[1], c // heads
+    s, d = k.shape[1], c // heads
     split = lambda t, length: t.view(groups, frames, length, heads, d)  # noqa: E731
     qh, kh, vh = split(q, n), split(k, s), split(v, s)
     per_frame = lambda t, length: t.permute(0, 1, 3, 2, 4).reshape(rows, heads, length, d)  # noqa: E731
@@ -90,10 +90,9 @@ def spatial_first_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     query-chunked path (scores held within ``budget_bytes``).
     """
     rows, n, c = q.shape
-    _check_frames(rows, frames, "first-frame attention")
-    if fused is not False and _fused_available(q.device, q.dtype):
-        return _spatial_fused(q, k, v, heads, frames)
     groups = _check_frames(rows, frames, "first-frame attention")
+    if fused is not False and _fused_available(q.device, q.dtype):
+        return _spatial_fused(q, k, v, heads, groups, frames)
     s = k.shape[1]
     d = c // heads
     scale = 1.0 / math.sqrt(d)
