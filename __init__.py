@@ -1,6 +1,6 @@
 """Consistent & dynamic image-to-video for ComfyUI: ConsistI2V and Conditional Image Leakage.
 
-V3 registration only: a module-level NODE_CLASS_MAPPINGS would make ComfyUI ignore comfy_entrypoint.
+V3 registration only: a module-level V1 node mapping dict would make ComfyUI ignore comfy_entrypoint.
 """
 
 

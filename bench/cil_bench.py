@@ -19,28 +19,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.noise_bench import MODEL_FOR, SHAPES, interleaved  # noqa: E402
+from bench.noise_bench import MODEL_FOR, SHAPES, interleaved, one_step, tiny_setup  # noqa: E402
 from kernels import analytic_init as ai  # noqa: E402
 from kernels.noise_objects import StartState  # noqa: E402
 from scripts.comfy_locate import put_comfyui_on_path_cpu  # noqa: E402
-from tests.support.tiny_models import build_tiny_model, tiny_conditioning  # noqa: E402
 
 M_FOR = {"svd": 100.0, "wan": 940.0}  # SVD: official sigma M; Wan: a timestep on its flow schedule
 
 
 def bench(layout: str, repeats: int, steps: int) -> None:
-    import comfy.sample
-    import comfy.samplers
-
     shape = SHAPES[layout]
     kind = MODEL_FOR[layout]
-    model = build_tiny_model(kind)
+    model, positive, negative, latent = tiny_setup(layout)
     ms = model.get_model_object("model_sampling")
     process_in = model.get_model_object("latent_format").process_in
-    frames = shape[0] if len(shape) == 4 else shape[2]
-    h, w = shape[-2:]
-    positive, negative, latent = tiny_conditioning(kind, frames=frames, h=h, w=w)
-    assert tuple(latent["samples"].shape) == shape, (latent["samples"].shape, shape)
     channels = shape[1]
     released = torch.randn(channels, 16, 40, 64, generator=torch.Generator().manual_seed(0))  # DC-512's E shape
     stats = ai.Statistics(released, 0.808)
@@ -59,18 +51,12 @@ def bench(layout: str, repeats: int, steps: int) -> None:
         return n.generate_noise(latent)
 
     eps = torch.randn(shape)
-    one_step = sigmas[:2]
-
-    def unet_step():  # one sampler step at cfg 1 = one model forward (plus ComfyUI's per-call setup)
-        comfy.sample.sample_custom(model, eps, 1.0, comfy.samplers.sampler_object("euler"), one_step,
-                                   positive, negative, latent["samples"], disable_pbar=True)
-
     med = interleaved({
         "randn": lambda: torch.randn(shape),
         "sigmas": sigmas_only,
         "noise": lambda: noise.generate_noise(latent),
         "node_total": node,
-        "unet_step": unet_step,
+        "unet_step": one_step(model, positive, negative, latent, eps, sigmas),
     }, repeats)
     print(f"\n{layout} latent {shape}, tiny {kind}, M = {M:g}, {steps} steps (medians of {repeats}, interleaved)")
     for name, t in med.items():

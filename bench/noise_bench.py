@@ -54,17 +54,33 @@ def interleaved(fns: dict, repeats: int) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def tiny_setup(layout: str):
+    """The tiny model for a layout and its (positive, negative, latent) at the layout's shape."""
+    shape = SHAPES[layout]
+    frames = shape[0] if len(shape) == 4 else shape[2]
+    model = build_tiny_model(MODEL_FOR[layout])
+    positive, negative, latent = tiny_conditioning(MODEL_FOR[layout], frames=frames, h=shape[-2], w=shape[-1])
+    assert tuple(latent["samples"].shape) == shape, (latent["samples"].shape, shape)
+    return model, positive, negative, latent
+
+
+def one_step(model, positive, negative, latent, noise, sigmas):
+    """A callable running one sampler step at cfg 1 = one model forward (plus ComfyUI's per-call setup)."""
+    import comfy.sample
+    import comfy.samplers
+
+    sampler = comfy.samplers.sampler_object("euler")
+    return lambda: comfy.sample.sample_custom(model, noise, 1.0, sampler, sigmas[:2], positive, negative,
+                                              latent["samples"], disable_pbar=True)
+
+
 def bench(layout: str, repeats: int) -> None:
     import comfy.samplers
 
     shape = SHAPES[layout]
     dims = (0, 2, 3) if len(shape) == 4 else (2, 3, 4)
-    model = build_tiny_model(MODEL_FOR[layout])
+    model, positive, negative, latent = tiny_setup(layout)
     ms = model.get_model_object("model_sampling")
-    frames = shape[0] if len(shape) == 4 else shape[2]
-    h, w = shape[-2:]
-    positive, _, latent = tiny_conditioning(MODEL_FOR[layout], frames=frames, h=h, w=w)
-    assert tuple(latent["samples"].shape) == shape, (latent["samples"].shape, shape)
     sigmas = comfy.samplers.calculate_sigmas(ms, "simple", 20).float()
     start = StartState(ms, model.get_model_object("latent_format").process_in, float(sigmas[0]),
                        float(ms.sigma_max))
@@ -72,22 +88,13 @@ def bench(layout: str, repeats: int) -> None:
     frameinit = FrameInitNoise(seed=1, layout=layout_latent, start=start, sigma_tau=float(ms.percent_to_sigma(0.15)))
     pyoco = PYoCoNoise(seed=1)
     noised, noise = torch.randn(shape), torch.randn(shape)
-    import comfy.sample
-
-    negative = tiny_conditioning(MODEL_FOR[layout], frames=frames, h=h, w=w)[1]
-    one_step = sigmas[:2]
-
-    def unet_step():  # one sampler step at cfg 1 = one model forward (plus ComfyUI's per-call setup)
-        comfy.sample.sample_custom(model, noise, 1.0, comfy.samplers.sampler_object("euler"), one_step,
-                                   positive, negative, latent["samples"], disable_pbar=True)
-
     med = interleaved({
         "randn": lambda: torch.randn(shape),
         "pyoco": lambda: pyoco.generate_noise(latent),
         "frameinit": lambda: frameinit.generate_noise(latent),
         "mix_ours": lambda: frameinit_mix(noised, noise),
         "mix_official_style": lambda: official_style_mix(noised, noise, dims),
-        "unet_step": unet_step,
+        "unet_step": one_step(model, positive, negative, latent, noise, sigmas),
     }, repeats)
     print(f"\n{layout} latent {shape} (medians of {repeats}, interleaved)")
     for name, t in med.items():
