@@ -65,10 +65,11 @@ class Graph:
         path.write_text(json.dumps(wf, indent=1) + "\n")
 
 
-def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None, scheduler=True):
+def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None, scheduler=True, unet=None):
     """Loader, image, SVD conditioning, sampler and scheduler. ``init_image(g, scale_id)`` may supply the
     conditioning image (e.g. a camera layout's first frame); default: the scaled input image. ``scheduler=False``
-    leaves out the BasicScheduler (for graphs whose SIGMAS come from another node)."""
+    leaves out the BasicScheduler (for graphs whose SIGMAS come from another node). ``unet``: a MODEL node that
+    replaces the checkpoint's UNet (e.g. an SVD-CIL loader)."""
     ckpt = g.node("ImageOnlyCheckpointLoader", (0, 0), ["svd_xt.safetensors"],
                   outputs=[("MODEL", "MODEL"), ("CLIP_VISION", "CLIP_VISION"), ("VAE", "VAE")], models=[SVD_XT])
     img = g.node("LoadImage", (0, 160), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
@@ -89,7 +90,7 @@ def svd_inputs(g: Graph, frames=25, width=1024, height=576, init_image=None, sch
     g.link(ckpt, 1, cond, "clip_vision")
     g.link(source[0], source[1], cond, "init_image")
     g.link(ckpt, 2, cond, "vae")
-    g.link(ckpt, 0, vlcfg, "model")
+    g.link(unet or ckpt, 0, vlcfg, "model")
     if sched:
         g.link(vlcfg, 0, sched, "model")
     return dict(ckpt=ckpt, scale=scale, cond=cond, model=vlcfg, sampler=sampler, sched=sched, frames=frames)
@@ -724,6 +725,211 @@ def cil_compare_workflow() -> Graph:
     return g
 
 
+# --- DynamiCrafter / VideoCrafter1 / SVD-CIL checkpoints (CIL TimeNoise) ------------------------------------
+
+KIJAI_DC = "https://huggingface.co/Kijai/DynamiCrafter_pruned/resolve/main/"
+DC_CIL_512 = {"name": "dynamicrafter-CIL-512-no-watermark-fixed-pruned-fp16.safetensors",
+              "url": KIJAI_DC + "dynamicrafter-CIL-512-no-watermark-fixed-pruned-fp16.safetensors",
+              "directory": "diffusion_models"}
+DC_1024 = {"name": "dynamicrafter_1024_v1_bf16.safetensors", "url": KIJAI_DC + "dynamicrafter_1024_v1_bf16.safetensors",
+           "directory": "diffusion_models"}
+VC1_CIL = {"name": "videocrafter1_cil_512.ckpt", "url": "https://huggingface.co/GraceZhao/VideoCrafter1-CIL-512/resolve/"
+           "main/model.ckpt", "directory": "diffusion_models"}
+CLIP_VISION_H = {"name": "clip_vision_h.safetensors", "url": "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_"
+                 "repackaged/resolve/main/split_files/clip_vision/clip_vision_h.safetensors", "directory": "clip_vision"}
+DC_STATS_1024 = {"name": "initial_noise_1024.pt", "url": "https://huggingface.co/GraceZhao/DynamiCrafter-Analytic-Init/"
+                 "resolve/main/initial_noise_1024.pt", "directory": "cil_statistics"}
+VC_STATS_512 = {"name": "videocrafter_initial_noise_512.pt", "url": "https://huggingface.co/GraceZhao/VideoCrafter-"
+                "Analytic-Init/resolve/main/initial_noise_512.pt", "directory": "cil_statistics"}
+SVD_CIL = {"name": "svd_cil_512.safetensors", "url": "https://huggingface.co/GraceZhao/SVD-CIL-512/resolve/main/"
+           "checkpoint-step-20000.ckpt", "directory": "diffusion_models"}
+SVD_STATS = {"name": "svd_initial_noise.pt", "url": "https://huggingface.co/GraceZhao/SVD-Analytic-init/resolve/main/"
+             "initial_noise.pt", "directory": "cil_statistics"}
+
+DC_FILES_NOTE = """**Files** (links in the loaders): the UNet in `models/diffusion_models` (a safetensors copy, or the official
+`.ckpt`: read without running code, its VAE/encoders skipped); `clip_vision_h.safetensors` (OpenCLIP ViT-H/14) in
+`models/clip_vision`; the SD 2.1 text encoder and VAE (`consisti2v_text_encoder.safetensors`,
+`consisti2v_vae.safetensors`: the same files as the ConsistI2V workflows) in `models/text_encoders` / `models/vae`."""
+
+DC_CIL_NOTE = """## DynamiCrafter-CIL 512 (TimeNoise checkpoint, official settings)
+The CIL fine-tune of DynamiCrafter was trained with time-dependent noise on the conditional image, so it leans less
+on it: **more motion**, same first frame. No noise is added at inference.
+
+**Official settings**: 512x320, 16 frames, *frame_stride* 24, DDIM 50 steps with eta 1 (= `ddpm` sampler) on the
+trailing grid from t = 999 (= `simple` scheduler at M = 1000), CFG 7.5 with *RescaleCFG* 0.7. Analytic-Init at
+M = 1000 is plain noise under zero-SNR, so no Analytic-Init node is needed here.
+
+**Knobs**: *frame_stride* higher = more motion per frame; RescaleCFG 0.7 keeps colours from burning at CFG 7.5;
+for the 1024 model (`GraceZhao/DynamiCrafter-CIL-1024`) pick *model_type* `dynamicrafter_1024` and 1024x576.
+
+""" + DC_FILES_NOTE
+
+DC_AI_NOTE = """## DynamiCrafter 1024 + Analytic-Init (CIL, training-free)
+The original DynamiCrafter with **Analytic-Init**: sampling starts at M = 940 instead of 1000 from the Gaussian that
+matches the real noisy video there (the released 1024 statistics), so the model copies the image less: more motion.
+
+**Settings**: 1024x576, 16 frames, *frame_stride* 10 (the 1024 model's default), DDIM eta 1 (`ddpm`), 50 steps on
+the trailing grid from t = M - 1 (Analytic-Init outputs these SIGMAS), CFG 7.5 + RescaleCFG 0.7.
+
+**Knobs**: Analytic-Init *M* 940; lower = more motion, below ~820 quality drops (README sweep). *data_scale* 0.3
+applies the 1024 model's latent rescale to the statistics (1.0 = the official code).
+Statistics: `initial_noise_1024.pt` from GraceZhao/DynamiCrafter-Analytic-Init in `models/cil_statistics`.
+
+""" + DC_FILES_NOTE
+
+VC_CIL_NOTE = """## VideoCrafter1-CIL 512 (TimeNoise checkpoint + Analytic-Init, official settings)
+VideoCrafter1 takes the image through CLIP only; its CIL fine-tune plus Analytic-Init (M = 940, the released
+VideoCrafter statistics) gives far more motion than the original.
+
+**Settings**: 512x320, 16 frames, fps 24 (*frame_stride* input), DDIM eta 1 (`ddpm`), 50 steps, CFG 12.
+The official script ignores M in its sampler (starts at t = 981 while drawing x_T for t = 939); here sampling
+really starts at M - 1 on the trailing grid. Statistics: `initial_noise_512.pt` from
+GraceZhao/VideoCrafter-Analytic-Init, saved as `videocrafter_initial_noise_512.pt` in `models/cil_statistics`.
+The CIL checkpoint is a training `.ckpt` (`model.ckpt`): put it in `models/diffusion_models` as
+`videocrafter1_cil_512.ckpt` (read with weights_only; or convert it with CIL Convert Checkpoint).
+
+""" + DC_FILES_NOTE
+
+SVD_CIL_NOTE = """## SVD-CIL 512 (TimeNoise checkpoint + Analytic-Init, official settings)
+The CIL fine-tune of SVD loaded into ComfyUI's own SVD model (EMA weights of the training checkpoint), sampled as
+the official pipeline: Analytic-Init at sigma M = 100 with the released statistics, Karras 25 Euler steps.
+
+**Settings**: 512x320, 16 frames, fps 5, motion bucket 20, augmentation 0.002, linear CFG 1 -> 3
+(VideoLinearCFGGuidance). Files: `checkpoint-step-20000.ckpt` from GraceZhao/SVD-CIL-512 in
+`models/diffusion_models`, converted once with **CIL Convert Checkpoint** (arch `svd_cil`, weights `ema`, output
+`svd_cil_512`) to `svd_cil_512.safetensors` (or pick the .ckpt itself in the loader: read with weights_only), `svd_xt.safetensors`
+for the image encoder and VAE, `initial_noise.pt` from GraceZhao/SVD-Analytic-init saved as `svd_initial_noise.pt`
+in `models/cil_statistics`.
+
+**Knobs**: *M* lower = more motion; *svd_formula* `fixed` (the paper) or the official pipeline's variants."""
+
+
+def dc_inputs(g: Graph, unet: dict, model_type: str, size: tuple[int, int], fs: int, rescale: float | None = 0.7):
+    """Loader (+ RescaleCFG), text/image encoders, VAE, prompts, image and DynamiCrafter conditioning."""
+    loader = g.node("CILLoadDynamiCrafter", (0, 0), [unet["name"], model_type, "auto", "default"],
+                    outputs=[("MODEL", "MODEL")], size=(380, 150), models=[unet])
+    model = loader
+    if rescale is not None:
+        model = g.node("RescaleCFG", (420, 0), [rescale], inputs=[("model", "MODEL")], outputs=[("MODEL", "MODEL")])
+        g.link(loader, 0, model, "model")
+    clip = g.node("CLIPLoader", (0, 190), [CI2V_TEXT["name"], "stable_diffusion", "default"],
+                  outputs=[("CLIP", "CLIP")], models=[CI2V_TEXT])
+    vision = g.node("CLIPVisionLoader", (0, 330), [CLIP_VISION_H["name"]], outputs=[("CLIP_VISION", "CLIP_VISION")],
+                    models=[CLIP_VISION_H])
+    vae = g.node("VAELoader", (0, 440), [CI2V_VAE["name"]], outputs=[("VAE", "VAE")], models=[CI2V_VAE])
+    pos = g.node("CLIPTextEncode", (420, 140), ["a boat sailing on the sea, waves, sunset"],
+                 inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 140))
+    neg = g.node("CLIPTextEncode", (420, 320), [""], inputs=[("clip", "CLIP")],
+                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 100))
+    img = g.node("LoadImage", (0, 560), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(320, 320))
+    cond = g.node("CILDynamiCrafterConditioning", (800, 140), [size[0], size[1], 16, fs],
+                  inputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("clip_vision", "CLIP_VISION"),
+                          ("start_image", "IMAGE"), ("vae", "VAE")],
+                  outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
+                  size=(340, 240))
+    g.link(clip, 0, pos, "clip")
+    g.link(clip, 0, neg, "clip")
+    g.link(pos, 0, cond, "positive")
+    g.link(neg, 0, cond, "negative")
+    g.link(vision, 0, cond, "clip_vision")
+    g.link(img, 0, cond, "start_image")
+    g.link(vae, 0, cond, "vae")
+    g.models = [unet, CI2V_TEXT, CLIP_VISION_H, CI2V_VAE]
+    return dict(model=model, vae=vae, cond=cond)
+
+
+def dc_output(g: Graph, ids, latent_src, prefix: str, pos=(1600, 0)):
+    decode = g.node("VAEDecode", pos, inputs=[("samples", "LATENT"), ("vae", "VAE")], outputs=[("IMAGE", "IMAGE")])
+    save = g.node("SaveAnimatedWEBP", (pos[0] + 260, pos[1]), [prefix, 8.0, False, 85, "default"],
+                  inputs=[("images", "IMAGE")], size=(400, 420))
+    g.link(latent_src, 0, decode, "samples")
+    g.link(ids["vae"], 0, decode, "vae")
+    g.link(decode, 0, save, "images")
+
+
+def dc_analytic_init_sampling(g: Graph, ids, stats_file: dict, data_scale: float, cfg: float, prefix: str):
+    """Load CIL Statistics -> Analytic-Init (M 940, 50 steps, trailing grid) -> CFGGuider -> ddpm sampler."""
+    stats = g.node("CILStatisticsLoader", (800, 420), [stats_file["name"], "interpolate", data_scale],
+                   outputs=[("STATISTICS", "CIL_STATISTICS")], size=(340, 130), models=[stats_file])
+    cil = g.node("CILAnalyticInit", (1180, 300), [940.0, 50, "uniform_trailing", 0, "randomize", "fixed"],
+                 inputs=[("model", "MODEL"), ("statistics", "CIL_STATISTICS"), ("noise", "NOISE")],
+                 outputs=[("NOISE", "NOISE"), ("SIGMAS", "SIGMAS")], size=(340, 260))
+    guider = g.node("CFGGuider", (1180, 0), [cfg],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    sampler = g.node("KSamplerSelect", (1180, 140), ["ddpm"], outputs=[("SAMPLER", "SAMPLER")])
+    run = g.node("SamplerCustomAdvanced", (1180, 600),
+                 inputs=[("noise", "NOISE"), ("guider", "GUIDER"), ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"),
+                         ("latent_image", "LATENT")],
+                 outputs=[("output", "LATENT"), ("denoised_output", "LATENT")], size=(300, 120))
+    g.link(ids["model"], 0, cil, "model")
+    g.link(stats, 0, cil, "statistics")
+    g.link(ids["model"], 0, guider, "model")
+    g.link(ids["cond"], 0, guider, "positive")
+    g.link(ids["cond"], 1, guider, "negative")
+    g.link(cil, 0, run, "noise")
+    g.link(guider, 0, run, "guider")
+    g.link(sampler, 0, run, "sampler")
+    g.link(cil, 1, run, "sigmas")
+    g.link(ids["cond"], 2, run, "latent_image")
+    dc_output(g, ids, run, prefix)
+    g.models.append(stats_file)
+
+
+def dynamicrafter_cil_workflow() -> Graph:
+    g = Graph()
+    ids = dc_inputs(g, DC_CIL_512, "dynamicrafter_512", (512, 320), 24)
+    sampler = g.node("KSampler", (1180, 0), [0, "randomize", 50, 7.5, "ddpm", "simple", 1.0],
+                     inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                             ("latent_image", "LATENT")], outputs=[("LATENT", "LATENT")], size=(320, 280))
+    g.link(ids["model"], 0, sampler, "model")
+    g.link(ids["cond"], 0, sampler, "positive")
+    g.link(ids["cond"], 1, sampler, "negative")
+    g.link(ids["cond"], 2, sampler, "latent_image")
+    dc_output(g, ids, sampler, "DynamiCrafter_CIL")
+    g.note((0, 920), DC_CIL_NOTE, size=(560, 520))
+    return g
+
+
+def dynamicrafter_analytic_init_workflow() -> Graph:
+    g = Graph()
+    ids = dc_inputs(g, DC_1024, "dynamicrafter_1024", (1024, 576), 10)
+    dc_analytic_init_sampling(g, ids, DC_STATS_1024, 1.0, 7.5, "DynamiCrafter_analytic_init")
+    g.note((0, 920), DC_AI_NOTE, size=(560, 520))
+    return g
+
+
+def videocrafter1_cil_workflow() -> Graph:
+    g = Graph()
+    ids = dc_inputs(g, VC1_CIL, "videocrafter1_512", (512, 320), 24, rescale=None)
+    dc_analytic_init_sampling(g, ids, VC_STATS_512, 1.0, 12.0, "VideoCrafter1_CIL")
+    g.note((0, 920), VC_CIL_NOTE, size=(560, 560))
+    return g
+
+
+def svd_cil_workflow() -> Graph:
+    g = Graph()
+    unet = g.node("CILLoadSVDCIL", (0, 760), [SVD_CIL["name"], "auto", "default", True],
+                  outputs=[("MODEL", "MODEL")], size=(380, 150), models=[SVD_CIL])
+    ids = svd_inputs(g, frames=16, width=512, height=320, scheduler=False, unet=unet)
+    cond = next(n for n in g.nodes if n["type"] == "SVD_img2vid_Conditioning")
+    cond["widgets_values"][3:6] = [20, 5, 0.002]  # motion bucket 20, fps 5, augmentation 0.002 (official)
+    stats = g.node("CILStatisticsLoader", (760, 420), [SVD_STATS["name"], "interpolate", 1.0],
+                   outputs=[("STATISTICS", "CIL_STATISTICS")], size=(340, 130), models=[SVD_STATS])
+    guider = g.node("CFGGuider", (1140, 0), [3.0],
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                    outputs=[("GUIDER", "GUIDER")])
+    g.link(ids["model"], 0, guider, "model")
+    g.link(ids["cond"], 0, guider, "positive")
+    g.link(ids["cond"], 1, guider, "negative")
+    cil = cil_analytic_init_node(g, (1520, 160), ids, stats, CIL_AI_WIDGETS)
+    cil_sample(g, ids, guider, (cil, 0), (cil, 1), (1900, 0), "SVD_CIL")
+    g.note((0, 940), SVD_CIL_NOTE, size=(560, 460))
+    g.models = [SVD_XT, SVD_CIL, SVD_STATS]
+    return g
+
+
 WORKFLOWS = {
     "svd_frameinit": frameinit_workflow,
     "svd_pyoco": pyoco_workflow,
@@ -740,6 +946,10 @@ WORKFLOWS = {
     "svd_cil_compare": cil_compare_workflow,
     "svd_metrics_camera_pan": metrics_camera_workflow,
     "svd_metrics_compare": metrics_compare_workflow,
+    "dynamicrafter_cil_512": dynamicrafter_cil_workflow,
+    "dynamicrafter_analytic_init": dynamicrafter_analytic_init_workflow,
+    "videocrafter1_cil_512": videocrafter1_cil_workflow,
+    "svd_cil_512": svd_cil_workflow,
 }
 
 

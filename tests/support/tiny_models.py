@@ -452,10 +452,110 @@ def write_tiny_vae(path, seed=0):
     return path
 
 
+def write_tiny_clip_vision(path, seed=0):
+    """A tiny CLIP ViT file (ComfyUI's clip-vision keys), marked so the tiny loader pack's CLIPVisionLoader
+    wrapper builds it with the tiny config."""
+    import safetensors.torch
+    sd = _clip_vision(seed=seed).model.state_dict()
+    metadata = {METADATA_KEY: "clip_vision", "cdi2v_tiny_clip_vision_config": json.dumps(CLIP_VISION_CONFIG)}
+    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path, metadata=metadata)
+    return path
+
+
+def load_tiny_clip_vision(path):
+    """``comfy.clip_vision.ClipVisionModel`` of a tiny clip-vision file (what CLIPVisionLoader returns)."""
+    import comfy.utils
+    config = json.loads(tiny_checkpoint_metadata(path)["cdi2v_tiny_clip_vision_config"])
+    return _clip_vision(config, comfy.utils.load_torch_file(path, safe_load=True))
+
+
+# Tiny DynamiCrafter / VideoCrafter1 UNets that fit the tiny SD 2.x text encoder and the tiny CLIP ViT.
+_DC_UNET = {
+    "model_channels": 32, "out_channels": 4, "num_res_blocks": 1, "attention_resolutions": [1, 2],
+    "channel_mult": [1, 2], "num_head_channels": 16, "transformer_depth": 1, "context_dim": CONTEXT_DIM,
+    "use_linear": True, "temporal_conv": True, "temporal_attention": True, "temporal_selfatt_only": True,
+    "use_relative_position": False, "use_causal_attention": False, "temporal_length": 16,
+    "addition_attention": True,
+}
+_DC_PROJ = {"dim": 32, "depth": 1, "dim_head": 16, "heads": 2, "num_queries": 16,
+            "embedding_dim": CLIP_VISION_CONFIG["hidden_size"], "output_dim": CONTEXT_DIM, "ff_mult": 2}
+DYNAMICRAFTER_CONFIGS = {
+    "dynamicrafter": {"variant": "dynamicrafter",
+                      "unet": dict(_DC_UNET, in_channels=8, image_cross_attention=True, default_fs=24,
+                                   fs_condition=True),
+                      "image_proj": dict(_DC_PROJ, video_length=16)},
+    "videocrafter1": {"variant": "videocrafter1",
+                      "unet": dict(_DC_UNET, in_channels=4, use_image_attention=True, fps_cond=True),
+                      "image_proj": dict(_DC_PROJ)},
+}
+
+
+def dynamicrafter_state_dict(variant="dynamicrafter", seed=0):
+    """Random weights of a tiny DynamiCrafter / VideoCrafter1 UNet + image projector, keyed as the release
+    checkpoints (``model.diffusion_model.*``, ``image_proj_model.*``)."""
+    unet_mod = pack_module("dynamicrafter.unet")
+    unet = unet_mod.DynamiCrafterUNet(dynamicrafter_config=json.loads(json.dumps(DYNAMICRAFTER_CONFIGS[variant])),
+                                      dtype=torch.float32, operations=_disable_init_ops())
+    sd = random_state_dict(unet, seed)
+    return {(k if k.startswith("image_proj_model.") else UNET_PREFIX + k): v for k, v in sd.items()}
+
+
+def _disable_init_ops():
+    import comfy.ops
+    return comfy.ops.disable_weight_init
+
+
+def _save_weights(sd, path, metadata=None):
+    """safetensors, or for a .ckpt name a plain ``{"state_dict": ...}`` pickle as the official releases."""
+    sd = {k: v.contiguous() for k, v in sd.items()}
+    if str(path).lower().endswith(".ckpt"):
+        torch.save({"state_dict": sd, "global_step": 0}, path)
+    else:
+        import safetensors.torch
+        safetensors.torch.save_file(sd, path, metadata=metadata)
+    return path
+
+
+def write_tiny_dynamicrafter(path, variant="dynamicrafter", seed=0):
+    """A tiny release-layout DynamiCrafter / VideoCrafter1 file, read by the pack's real loader."""
+    return _save_weights(dynamicrafter_state_dict(variant, seed), path)
+
+
+def write_tiny_svd_cil(path, seed=0):
+    """A tiny SVD UNet in ComfyUI keys (as CIL Convert Checkpoint writes SVD-CIL), head width in the metadata."""
+    model = _model_config("svd", unet_config("svd")).get_model({})
+    heads = UNET_CONFIGS["svd"]["num_heads"]
+    metadata = {"cil_head_channels": str(UNET_CONFIGS["svd"]["model_channels"] // heads)}
+    return _save_weights(random_state_dict(model.diffusion_model, seed), path, metadata)
+
+
+def write_tiny_diffusion_model(path, seed=0):
+    """The tiny stand-in a diffusion_models file name asks for (DynamiCrafter/VideoCrafter, SVD-CIL or
+    ConsistI2V)."""
+    name = os.path.basename(str(path)).lower()
+    if "videocrafter" in name:
+        return write_tiny_dynamicrafter(path, "videocrafter1", seed)
+    if "dynamicrafter" in name:
+        return write_tiny_dynamicrafter(path, "dynamicrafter", seed)
+    if "svd" in name:
+        return write_tiny_svd_cil(path, seed)
+    return write_tiny_consisti2v(path, seed)
+
+
+def write_tiny_statistics(path, seed=0):
+    """Analytic-Init statistics in the released DynamiCrafter layout ([1, C, 16, h, w] mean, Tr(Cov)/d)."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.save({"Expectation_X0": torch.randn(1, 4, 16, 8, 8, generator=gen) * 0.3,
+                "Tr_Cov_d": torch.tensor(0.8)}, path)
+    return path
+
+
 # folder kind of a workflow's model file -> writer of a tiny stand-in
 TINY_WRITERS = {
     "checkpoints": lambda path, seed=0: write_tiny_checkpoint(path, kind="svd", seed=seed),
-    "diffusion_models": write_tiny_consisti2v,
+    "diffusion_models": write_tiny_diffusion_model,
+    "clip_vision": write_tiny_clip_vision,
+    "cil_statistics": write_tiny_statistics,
     "text_encoders": write_tiny_text_encoder,
     "vae": write_tiny_vae,
 }

@@ -4,7 +4,8 @@ On import it wraps ``comfy.sd.load_checkpoint_guess_config`` (core's CheckpointL
 unCLIPCheckpointLoader and ImageOnlyCheckpointLoader call it as a module attribute at run time), so a
 safetensors file whose metadata has ``cdi2v_tiny`` is built by ``tiny_models.load_tiny_checkpoint`` from
 ComfyUI's own classes. Likewise ``comfy.sd.load_clip`` (CLIPLoader) for tiny text encoder files and
-``comfy.sd.VAE`` (VAELoader) for state dicts with the tiny-VAE marker key. Every other file goes to the real
+``comfy.sd.VAE`` (VAELoader) for state dicts with the tiny-VAE marker key, and ``comfy.clip_vision.load``
+(CLIPVisionLoader) for tiny clip-vision files. Every other file goes to the real
 loader unchanged. Registers no nodes (V3 entry point,
 no NODE_CLASS_MAPPINGS).
 """
@@ -73,6 +74,17 @@ def _install():
             super().__init__(sd=sd, device=device, config=config, dtype=dtype, **kwargs)
 
     comfy.sd.VAE = VAE
+
+    import comfy.clip_vision
+    real_clip_vision = comfy.clip_vision.load
+
+    @functools.wraps(real_clip_vision)
+    def load_clip_vision(ckpt_path):
+        if tiny_models.tiny_checkpoint_metadata(ckpt_path) is not None:
+            return tiny_models.load_tiny_clip_vision(ckpt_path)
+        return real_clip_vision(ckpt_path)
+
+    comfy.clip_vision.load = load_clip_vision
 
 
 _install()

@@ -1,0 +1,177 @@
+"""DynamiCrafter / VideoCrafter1 image-to-video (and their CIL TimeNoise fine-tunes) as ComfyUI models:
+model config (schedule and prediction of each release), a BaseModel that feeds the UNet its image latent, CLIP
+image tokens and frame stride, DynamiCrafter's dynamic x0 rescale, and the safe loader behind the loader node."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import comfy.conds
+import comfy.latent_formats
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.supported_models_base
+import comfy.utils
+
+from ..kernels.checkpoints import CheckpointError, load_state_dict
+from .configs import PRESETS, detect, module_state_dict
+from .unet import DynamiCrafterUNet
+
+IMAGE_LATENT_KEY = "dynamicrafter_image_latent"   # [1, 4, h, w] VAE latent of the conditioning image (unscaled)
+CLIP_TOKENS_KEY = "dynamicrafter_clip_tokens"     # [1, n, d] CLIP vision last_hidden_state
+FS_KEY = "dynamicrafter_fs"                       # frame stride (DynamiCrafter) / fps (VideoCrafter1)
+FRAMES_KEY = "dynamicrafter_frames"               # frames per video
+
+TURNING_STEP = 400  # DynamiCrafter's scale_arr: linspace(1, base_scale, 400) then base_scale
+
+
+def dynamic_scale(t: torch.Tensor, base_scale: float) -> torch.Tensor:
+    """DynamiCrafter's latent scale s(t) at (continuous) timestep t: 1 → base_scale over t = 0…399."""
+    return 1.0 + (base_scale - 1.0) * (t.clamp(0, TURNING_STEP - 1) / (TURNING_STEP - 1))
+
+
+def next_sigma(sigma: torch.Tensor, sample_sigmas: torch.Tensor | None) -> torch.Tensor | None:
+    """The sigma the sampler steps to from ``sigma``: the largest schedule entry below it (None if unknown)."""
+    if sample_sigmas is None:
+        return None
+    s = sample_sigmas.to(sigma.device, torch.float32).reshape(-1)
+    below = s[s < float(sigma.max()) * (1 - 1e-5)]
+    return below.max() if below.numel() else None
+
+
+class DynamiCrafterModel(comfy.model_base.BaseModel):
+    def __init__(self, model_config, model_type=comfy.model_base.ModelType.V_PREDICTION, device=None):
+        super().__init__(model_config, model_type, device=device, unet_model=DynamiCrafterUNet)
+        self.base_scale = model_config.base_scale
+        self.concat_image = model_config.unet_config["dynamicrafter_config"]["unet"]["in_channels"] > 4
+        # VideoCrafter's DDIM rescales the last x0 to s = 1; DynamiCrafter's keeps the last step's scale
+        self.rescale_last = model_config.preset["variant"] == "videocrafter1"
+
+    def extra_conds(self, **kwargs):
+        out = super().extra_conds(**kwargs)
+        noise = kwargs["noise"]
+        frames = int(kwargs.get(FRAMES_KEY, noise.shape[0]))
+        if noise.shape[0] % frames:
+            raise ValueError(f"the latent holds {noise.shape[0]} frames, not a multiple of length {frames}: sample "
+                             "the latent that 'CIL DynamiCrafter Conditioning' outputs")
+        image = kwargs.get(IMAGE_LATENT_KEY)
+        if image is not None and self.concat_image:  # VideoCrafter1 takes the image through CLIP only
+            if image.shape[-2:] != noise.shape[-2:]:
+                raise ValueError(f"image latent {tuple(image.shape[-2:])} and sampled latent "
+                                 f"{tuple(noise.shape[-2:])} differ in size: sample the latent that "
+                                 "'CIL DynamiCrafter Conditioning' outputs")
+            image = self.process_latent_in(image[:1]).repeat(noise.shape[0], 1, 1, 1)
+            out["c_concat"] = comfy.conds.CONDNoiseShape(image)
+        tokens = kwargs.get(CLIP_TOKENS_KEY)
+        if tokens is not None:
+            out["clip_image_tokens"] = comfy.conds.CONDRegular(tokens)
+        out["num_video_frames"] = comfy.conds.CONDConstant(frames)
+        if FS_KEY in kwargs:
+            out["fs"] = comfy.conds.CONDConstant(int(kwargs[FS_KEY]))
+        return out
+
+    def apply_model(self, x, t, *args, **kwargs):
+        denoised = super().apply_model(x, t, *args, **kwargs)
+        if not self.base_scale:
+            return denoised
+        # trained on s(t)·z: the official DDIM multiplies x0 by s(t_next)/s(t) at each step
+        options = kwargs.get("transformer_options") or {}
+        sigma_next = next_sigma(t, options.get("sample_sigmas"))
+        if sigma_next is None:
+            return denoised
+        ms = self.model_sampling
+        if float(sigma_next) > 0:
+            scale_next = dynamic_scale(ms.timestep(sigma_next.reshape(1)).float(), self.base_scale)
+        elif self.rescale_last:
+            scale_next = torch.ones(1, device=t.device)
+        else:
+            return denoised
+        ratio = scale_next / dynamic_scale(ms.timestep(t).float(), self.base_scale)
+        return denoised * ratio.to(denoised.dtype).reshape(-1, *([1] * (denoised.dim() - 1)))
+
+
+class DynamiCrafterConfig(comfy.supported_models_base.BASE):
+    unet_config = {}
+    unet_extra_config = {}
+    latent_format = comfy.latent_formats.SD15
+    memory_usage_factor = 2.0
+    supported_inference_dtypes = [torch.float16, torch.bfloat16, torch.float32]
+
+    def __init__(self, config: dict, preset: dict):
+        super().__init__({"dynamicrafter_config": config, "attn_precision": torch.float32})
+        self.preset = preset
+        self.sampling_settings = {"beta_schedule": "linear", "linear_start": 0.00085, "linear_end": 0.012,
+                                  "zsnr": bool(preset["zero_snr"])}
+        self.base_scale = preset.get("base_scale")
+
+    def get_model(self, state_dict, prefix="", device=None):
+        mtype = comfy.model_base.ModelType.V_PREDICTION if self.preset["prediction"] == "v" \
+            else comfy.model_base.ModelType.EPS
+        return DynamiCrafterModel(self, mtype, device=device)
+
+
+def check_state_dict(expected: dict, sd: dict, source: str) -> None:
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(sd) if tuple(expected[k]) != tuple(sd[k].shape))
+    problems = [f"{len(keys)} {label} keys: {', '.join(keys[:6])}" + (" ..." if len(keys) > 6 else "")
+                for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+    if wrong:
+        problems.append(f"{len(wrong)} keys with other shapes: " + ", ".join(
+            f"{k} {tuple(sd[k].shape)} vs {tuple(expected[k])}" for k in wrong[:4]))
+    if problems:
+        raise ValueError(f"{source}: does not fit the detected UNet ({'; '.join(problems)})")
+
+
+def read_dynamicrafter(path: str | Path, weights: str = "auto") -> dict:
+    path = Path(path)
+    try:
+        raw, _ = load_state_dict(path, weights, "as_is")
+    except CheckpointError as err:
+        raise ValueError(f"unet_name: {err}") from err
+    return module_state_dict(raw, f"unet_name ({path.name})")
+
+
+def resolve_preset(sd: dict, preset_name: str, source: str, name_hint: str | None = None) -> tuple[str, dict, dict]:
+    """(preset name, module config, preset) for a state dict; ``auto`` picks the release the shapes (and a "1024"
+    in the file name) say."""
+    try:
+        family, config = detect(sd, name_hint)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from err
+    name = family if preset_name == "auto" else preset_name
+    if name not in PRESETS:
+        raise ValueError(f"model_type '{preset_name}' is unknown: use auto or one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    if preset["variant"] != config["variant"]:
+        raise ValueError(f"{source}: model_type {name} is a {preset['variant']} model but the file holds a "
+                         f"{config['variant']} UNet; pick auto or a {config['variant']} model_type")
+    return name, config, preset
+
+
+def build_model(sd: dict, config: dict, preset: dict, source: str, dtype: torch.dtype | None = None):
+    """A ModelPatcher around a DynamiCrafterModel holding ``sd`` (strictly checked)."""
+    model_config = DynamiCrafterConfig(config, preset)
+    load_device = comfy.model_management.get_torch_device()
+    offload_device = comfy.model_management.unet_offload_device()
+    if dtype is None:
+        dtype = comfy.model_management.unet_dtype(model_params=comfy.utils.calculate_parameters(sd),
+                                                  supported_dtypes=model_config.supported_inference_dtypes)
+    manual_cast = comfy.model_management.unet_manual_cast(dtype, load_device, model_config.supported_inference_dtypes)
+    model_config.set_inference_dtype(dtype, manual_cast)
+    model = model_config.get_model(sd, "")
+    check_state_dict({k: v.shape for k, v in model.diffusion_model.state_dict().items()}, sd, source)
+    model = model.to(offload_device)
+    model.load_model_weights(sd, "")
+    return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+
+
+def load_dynamicrafter(path: str | Path, preset_name: str = "auto", weights: str = "auto",
+                       dtype: torch.dtype | None = None):
+    """(ModelPatcher, preset name) of a DynamiCrafter / VideoCrafter1 (CIL) checkpoint file."""
+    source = f"unet_name ({Path(path).name})"
+    sd = read_dynamicrafter(path, weights)
+    name, config, preset = resolve_preset(sd, preset_name, source, Path(path).name)
+    return build_model(sd, config, preset, source, dtype), name

@@ -1,0 +1,256 @@
+"""DynamiCrafter / VideoCrafter1 as ComfyUI models: the loader node on release-style files, ComfyUI's
+parametrisation around the official UNet output (golden), the full release key set, dynamic rescale, conditioning
+and bad input. Golden cases: ``tests/fixtures/golden/dynamicrafter_tiny_*`` (official code, see
+scripts/gen_dynamicrafter_golden.py)."""
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from tests.support.node_calls import call_node, pack_module
+
+pytestmark = pytest.mark.comfy
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GOLDEN = FIXTURES / "golden"
+CASES = sorted(p for p in GOLDEN.glob("dynamicrafter_tiny_*") if p.is_dir())
+FULL_KEYS = sorted((FIXTURES / "dynamicrafter").glob("keys_*_full.json"))
+
+
+@pytest.fixture()
+def models_dir(comfy, monkeypatch, tmp_path):
+    """A private models/diffusion_models, first in ComfyUI's list."""
+    import folder_paths
+
+    dm = tmp_path / "diffusion_models"
+    dm.mkdir()
+    paths, exts = folder_paths.folder_names_and_paths["diffusion_models"]
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "diffusion_models", ([str(dm)] + list(paths), exts))
+    return dm
+
+
+def load(name, model_type="auto", weights="auto"):
+    (patcher,) = call_node("CILLoadDynamiCrafter", unet_name=name, model_type=model_type, weights=weights,
+                           weight_dtype="fp32")
+    return patcher
+
+
+def golden_weights(case: Path) -> dict:
+    return {k: v.float() for k, v in load_file(str(case / "weights.safetensors")).items()}
+
+
+def comfy_rows(case: Path):
+    """The golden inputs in ComfyUI's layout: frames of each video as batch rows, per-row conditioning."""
+    io = load_file(str(case / "io.safetensors"))
+    b, c_in, t, h, w = io["x"].shape
+    rows = lambda v: v.repeat_interleave(t, dim=0)  # noqa: E731
+    frames = io["x"].transpose(1, 2).reshape(b * t, c_in, h, w)
+    return dict(noisy=frames[:, :4], concat=frames[:, 4:] if c_in > 4 else None, steps=rows(io["timesteps"]),
+                text=rows(io["text"]), tokens=rows(io["clip_tokens"]), fs=rows(io["fs"]), t=t,
+                ref=io["out"].transpose(1, 2).reshape(b * t, -1, h, w))
+
+
+def apply(patcher, d, sigma, x, transformer_options=None):
+    kw = dict(c_crossattn=d["text"], transformer_options=transformer_options or {}, clip_image_tokens=d["tokens"],
+              fs=d["fs"], num_video_frames=d["t"])
+    if d["concat"] is not None:
+        kw["c_concat"] = d["concat"]
+    with torch.inference_mode():
+        return patcher.model.apply_model(x, sigma, **kw)
+
+
+def expected_denoised(ms, sigma, x, out, v_prediction):
+    s = sigma.reshape(-1, 1, 1, 1)
+    if v_prediction:
+        return x / (s ** 2 + 1) - out * s / (s ** 2 + 1).sqrt()
+    return x - out * s
+
+
+# --- the loader and ComfyUI's parametrisation around the official UNet ------------------------------------
+
+def write_containers(folder: Path, sd: dict) -> list[str]:
+    """The same weights as a safetensors copy, an official {'state_dict'} .ckpt with the parts ComfyUI loads
+    elsewhere, and a deepspeed {'module': {'_forward_module.': ...}} pickle."""
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(folder / "copy.safetensors"))
+    extra = {"first_stage_model.decoder.conv_out.weight": torch.zeros(3), "cond_stage_model.model.ln_final.weight":
+             torch.zeros(2), "embedder.model.visual.proj": torch.zeros(2), "betas": torch.zeros(1000),
+             "scale_arr": torch.ones(1000)}
+    torch.save({"state_dict": dict(sd, **extra), "global_step": 1}, folder / "release.ckpt")
+    torch.save({"module": {"_forward_module." + k: v for k, v in sd.items()}}, folder / "deepspeed.ckpt")
+    return ["copy.safetensors", "release.ckpt", "deepspeed.ckpt"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_loaded_model_gives_the_official_output_through_comfy_parametrisation(models_dir, case):
+    names = write_containers(models_dir, golden_weights(case))
+    d = comfy_rows(case)
+    for name in names:
+        patcher = load(name)
+        ms = patcher.model.model_sampling
+        v_pred = patcher.model.model_type.name == "V_PREDICTION"
+        assert v_pred == (json.loads((case / "config.json").read_text())["variant"] == "dynamicrafter"
+                          and "alpha" not in " ".join(golden_weights(case)))
+        sigma = ms.sigma(d["steps"].float())
+        assert torch.equal(ms.timestep(sigma).round().long(), d["steps"])
+        x = d["noisy"] * (sigma.reshape(-1, 1, 1, 1) ** 2 + 1).sqrt()  # VE state whose model input is the golden x
+        denoised = apply(patcher, d, sigma, x)
+        torch.testing.assert_close(denoised, expected_denoised(ms, sigma, x, d["ref"], v_pred), atol=2e-5,
+                                   rtol=1e-5, msg=f"{case.name} via {name}")
+
+
+def test_release_key_sets_load_without_stray_keys(models_dir):
+    """Every key of the full official checkpoints (UNet, projector, VAE, encoders, schedule buffers) is either
+    loaded or deliberately left to ComfyUI's own loaders: a real release file loads strictly."""
+    model = pack_module("dynamicrafter.configs")
+    assert FULL_KEYS, "no keys_*_full.json fixtures"
+    for path in FULL_KEYS:
+        keys = json.loads(path.read_text())
+        sd = model.module_state_dict({k: torch.empty(0) for k in keys}, path.name)
+        unet_keys = json.loads(path.with_name(path.name.replace("_full", "")).read_text())
+        expected = {k[len(model.PREFIX):] if k.startswith(model.PREFIX) else k for k in unet_keys}
+        assert set(sd) == expected, path.name
+
+
+def test_old_framestride_key_is_renamed():
+    model = pack_module("dynamicrafter.configs")
+    sd = model.module_state_dict({"model.diffusion_model.framestride_embed.0.weight": torch.ones(1)}, "x")
+    assert list(sd) == ["fps_embedding.0.weight"]
+
+
+def test_model_type_choice_sets_schedule_and_rescale(models_dir):
+    case = GOLDEN / "dynamicrafter_tiny_dynamicrafter"
+    save_file(golden_weights(case), str(models_dir / "dc.safetensors"))
+    auto, p1024 = load("dc.safetensors"), load("dc.safetensors", "dynamicrafter_1024")
+    assert auto.model.base_scale == 0.7 and p1024.model.base_scale == 0.3
+    ms = auto.model.model_sampling
+    assert float(ms.sigmas[-1]) > 4000  # zero terminal SNR (ComfyUI's 4.9e-8 stand-in for alphā_999 = 0)
+    with pytest.raises(ValueError, match="videocrafter1 model_type .* dynamicrafter UNet|is a videocrafter1 model"):
+        load("dc.safetensors", "videocrafter1_512")
+
+
+# --- DynamiCrafter's dynamic x0 rescale ---------------------------------------------------------------------
+
+def official_scale_arr(base):
+    return np.concatenate([np.linspace(1.0, base, 400), np.full(1000, base)])
+
+
+def test_dynamic_rescale_multiplies_x0_by_the_official_scale_ratio(models_dir):
+    case = GOLDEN / "dynamicrafter_tiny_dynamicrafter"
+    save_file(golden_weights(case), str(models_dir / "dc.safetensors"))
+    patcher = load("dc.safetensors")
+    ms = patcher.model.model_sampling
+    d = comfy_rows(case)
+    arr = official_scale_arr(0.7)
+    for t, t_next in ((300, 280), (900, 880), (19, None)):
+        sigma = ms.sigma(torch.full((d["noisy"].shape[0],), float(t)))
+        x = d["noisy"] * (sigma[0] ** 2 + 1).sqrt()
+        plain = apply(patcher, d, sigma, x)
+        following = [float(ms.sigma(torch.tensor(float(t_next))))] if t_next else []
+        schedule = torch.tensor([float(ms.sigma(torch.tensor(999.0))), float(sigma[0]), *following, 0.0])
+        scaled = apply(patcher, d, sigma, x, {"sample_sigmas": schedule})
+        ratio = arr[t_next] / arr[t] if t_next else 1.0
+        torch.testing.assert_close(scaled, plain * ratio, atol=1e-6, rtol=1e-5)
+        if t == 300:
+            assert ratio > 1.01  # the check above can fail
+
+
+def test_videocrafter_rescales_its_last_x0_to_scale_one(models_dir):
+    case = GOLDEN / "dynamicrafter_tiny_videocrafter1"
+    save_file(golden_weights(case), str(models_dir / "vc.safetensors"))
+    patcher = load("vc.safetensors")
+    assert patcher.model.base_scale == 0.7  # use_scale, scale_b 0.7 in the official i2v config
+    ms = patcher.model.model_sampling
+    d = comfy_rows(case)
+    sigma = ms.sigma(torch.full((d["noisy"].shape[0],), 1.0))
+    x = d["noisy"] * (sigma[0] ** 2 + 1).sqrt()
+    plain = apply(patcher, d, sigma, x)
+    last = apply(patcher, d, sigma, x, {"sample_sigmas": torch.tensor([float(sigma[0]), 0.0])})
+    arr = official_scale_arr(patcher.model.base_scale)
+    torch.testing.assert_close(last, plain / arr[1], atol=1e-6, rtol=1e-5)
+
+
+# --- conditioning -------------------------------------------------------------------------------------------
+
+def tiny_parts():
+    from tests.support import tiny_models
+    return tiny_models.build_tiny_vae(), tiny_models.build_tiny_clip_vision()
+
+
+def test_conditioning_node_feeds_latent_tokens_and_stride(comfy):
+    vae, vision = tiny_parts()
+    image = torch.rand(1, 48, 80, 3)
+    text = [[torch.randn(1, 77, 32), {}]]
+    pos, neg, latent = call_node("CILDynamiCrafterConditioning", positive=text, negative=text, clip_vision=vision,
+                                 start_image=image, vae=vae, width=64, height=32, length=5, frame_stride=17)
+    assert latent["samples"].shape == (5, 4, 4, 8) and not latent["samples"].any()
+    nodes = pack_module("nodes.dynamicrafter")
+    model = pack_module("dynamicrafter.model")
+    resized = nodes.resize_image(image, 64, 32)
+    p, n = pos[0][1], neg[0][1]
+    torch.testing.assert_close(p[model.IMAGE_LATENT_KEY], vae.encode(resized)[:1])
+    torch.testing.assert_close(n[model.IMAGE_LATENT_KEY], p[model.IMAGE_LATENT_KEY])
+    torch.testing.assert_close(p[model.CLIP_TOKENS_KEY], vision.encode_image(resized, crop=False)["last_hidden_state"])
+    gray = vision.encode_image(torch.full_like(resized, 0.5), crop=False)["last_hidden_state"]
+    torch.testing.assert_close(n[model.CLIP_TOKENS_KEY], gray)
+    assert not torch.allclose(gray, p[model.CLIP_TOKENS_KEY])
+    assert p[model.FS_KEY] == 17 and p[model.FRAMES_KEY] == 5
+
+
+@pytest.mark.parametrize("variant", ["dynamicrafter", "videocrafter1"])
+def test_extra_conds_concat_only_for_dynamicrafter(models_dir, variant):
+    from tests.support import tiny_models
+    tiny_models.write_tiny_dynamicrafter(str(models_dir / f"{variant}.safetensors"), variant)
+    patcher = load(f"{variant}.safetensors")
+    model = pack_module("dynamicrafter.model")
+    image = torch.randn(1, 4, 4, 6)
+    noise = torch.randn(6, 4, 4, 6)
+    conds = patcher.model.extra_conds(noise=noise, **{model.IMAGE_LATENT_KEY: image, model.FRAMES_KEY: 3,
+                                                      model.FS_KEY: 9, model.CLIP_TOKENS_KEY: torch.randn(1, 5, 32)})
+    assert ("c_concat" in conds) == (variant == "dynamicrafter")
+    if variant == "dynamicrafter":
+        concat = conds["c_concat"].cond
+        torch.testing.assert_close(concat, (image * 0.18215).repeat(6, 1, 1, 1))
+    assert conds["num_video_frames"].cond == 3 and conds["fs"].cond == 9
+    with pytest.raises(ValueError, match="not a multiple of length 4"):
+        patcher.model.extra_conds(noise=noise, **{model.FRAMES_KEY: 4})
+
+
+# --- bad input ----------------------------------------------------------------------------------------------
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this pickle runs code",))
+
+
+def test_bad_files_are_refused_with_the_input_named(models_dir):
+    from tests.support import tiny_models
+    case = GOLDEN / "dynamicrafter_tiny_dynamicrafter"
+    sd = golden_weights(case)
+    tiny_models.write_tiny_consisti2v(str(models_dir / "consisti2v.safetensors"))
+    with pytest.raises(ValueError, match=r"unet_name \(consisti2v.safetensors\)"):
+        load("consisti2v.safetensors")
+    torch.save({"state_dict": sd}, models_dir / "full.ckpt")
+    data = (models_dir / "full.ckpt").read_bytes()
+    (models_dir / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"unet_name: cut.ckpt: truncated"):
+        load("cut.ckpt")
+    with open(models_dir / "evil.ckpt", "wb") as f:
+        pickle.dump({"state_dict": {"x": _RunsCode()}}, f)
+    with pytest.raises(ValueError, match=r"unet_name: evil.ckpt: contains Python objects that would run code"):
+        load("evil.ckpt")
+    missing = {k: v for k, v in sd.items() if "output_blocks.1" not in k}
+    save_file(missing, str(models_dir / "missing.safetensors"))
+    with pytest.raises(ValueError, match=r"missing.safetensors.*missing keys: .*output_blocks\.1"):
+        load("missing.safetensors")
+    stray = dict(sd, **{"some_other_model.weight": torch.ones(1)})
+    save_file(stray, str(models_dir / "stray.safetensors"))
+    with pytest.raises(ValueError, match=r"some_other_model.weight"):
+        load("stray.safetensors")
+    with pytest.raises(ValueError, match="model_type 'sdxl' is unknown"):
+        load("full.ckpt", "sdxl")
