@@ -76,20 +76,29 @@ class DynamiCrafterModel(comfy.model_base.BaseModel):
         denoised = super().apply_model(x, t, *args, **kwargs)
         if not self.base_scale:
             return denoised
-        # trained on s(t)·z: the official DDIM multiplies x0 by s(t_next)/s(t) at each step
         options = kwargs.get("transformer_options") or {}
-        sigma_next = next_sigma(t, options.get("sample_sigmas"))
-        if sigma_next is None:
+        factor = self.rescale_factor(t, next_sigma(t, options.get("sample_sigmas")))
+        if factor is None:
             return denoised
+        return denoised * factor.to(denoised.dtype).reshape(-1, *([1] * (denoised.dim() - 1)))
+
+    def rescale_factor(self, sigma: torch.Tensor, sigma_next: torch.Tensor | None) -> torch.Tensor | None:
+        """The factor on x0 that reproduces the official dynamic rescale (trained on s(t)·z, its DDIM takes
+        x0·r with r = s(t_next)/s(t) but keeps the model's noise). ComfyUI's samplers derive the noise from x0, so
+        x0 is scaled by m = 1 + (r-1)·(1-ᾱ_t)/(1-ᾱ_t/ᾱ_next): exact for the ddpm sampler (= DDIM eta 1)."""
+        if sigma_next is None:
+            return None
         ms = self.model_sampling
         if float(sigma_next) > 0:
             scale_next = dynamic_scale(ms.timestep(sigma_next.reshape(1)).float(), self.base_scale)
         elif self.rescale_last:
-            scale_next = torch.ones(1, device=t.device)
+            scale_next = torch.ones(1, device=sigma.device)
         else:
-            return denoised
-        ratio = scale_next / dynamic_scale(ms.timestep(t).float(), self.base_scale)
-        return denoised * ratio.to(denoised.dtype).reshape(-1, *([1] * (denoised.dim() - 1)))
+            return None
+        r = scale_next / dynamic_scale(ms.timestep(sigma).float(), self.base_scale)
+        ab = 1.0 / (1.0 + sigma.float() ** 2)
+        ab_next = 1.0 / (1.0 + sigma_next.float().to(sigma.device) ** 2)
+        return 1.0 + (r - 1.0) * (1.0 - ab) / (1.0 - ab / ab_next)
 
 
 class DynamiCrafterConfig(comfy.supported_models_base.BASE):

@@ -21,9 +21,15 @@ SVD_XT = {
 }
 
 
+def downloadable(entry: dict) -> bool:
+    """What the frontend's Missing Models dialog downloads: a safetensors file from Hugging Face or Civitai."""
+    return all(entry[k].split("?")[0].endswith((".safetensors", ".sft")) for k in ("name", "url"))
+
+
 class Graph:
     def __init__(self):
         self.nodes, self.links = [], []
+        self.manual = []  # files to fetch by hand (pickles, files to convert): extra.cdi2v_manual_files
 
     def node(self, kind, pos, widgets=(), inputs=(), outputs=(), size=(320, 120), title=None, models=None):
         """inputs: (name, type) sockets; outputs: (name, type)."""
@@ -32,7 +38,10 @@ class Graph:
         props = {"Node name for S&R": kind, "cnr_id": CNR_ID if ours else "comfy-core",
                  "ver": VERSION if ours else "0.3.64"}
         if models:
-            props["models"] = models
+            props["models"] = [m for m in models if downloadable(m)] or None
+            self.manual += [m for m in models if not downloadable(m) and m not in self.manual]
+            if props["models"] is None:
+                del props["models"]
         node = {
             "id": nid, "type": kind, "pos": list(pos), "size": list(size), "flags": {}, "order": nid - 1,
             "mode": 0, "inputs": [{"name": n, "type": t, "link": None} for n, t in inputs],
@@ -59,9 +68,17 @@ class Graph:
         self.nodes[-1]["color"], self.nodes[-1]["bgcolor"] = "#432", "#653"
 
     def dump(self, path: Path, models):
-        wf = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CNR_ID}/{path.stem}")), "revision": 0, "last_node_id": len(self.nodes), "last_link_id": len(self.links),
+        manual = self.manual + [m for m in models if not downloadable(m) and m not in self.manual]
+        extra = {"ds": {"scale": 0.8, "offset": [0, 0]}}
+        if manual:
+            extra["cdi2v_manual_files"] = manual
+            note = next(n for n in self.nodes if n["type"] == "MarkdownNote")
+            note["widgets_values"][0] += "\n\n**Fetch by hand** (the Missing Models dialog only downloads safetensors):\n" + \
+                "\n".join(f"- `{m['name']}` in `models/{m['directory']}`: {m['url']}" for m in manual)
+        wf = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CNR_ID}/{path.stem}")), "revision": 0,
+              "last_node_id": len(self.nodes), "last_link_id": len(self.links),
               "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
-              "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "models": models, "version": 0.4}
+              "extra": extra, "models": [m for m in models if downloadable(m)], "version": 0.4}
         path.write_text(json.dumps(wf, indent=1) + "\n")
 
 
@@ -910,7 +927,7 @@ def videocrafter1_cil_workflow() -> Graph:
 
 def svd_cil_workflow() -> Graph:
     g = Graph()
-    unet = g.node("CILLoadSVDCIL", (0, 760), [SVD_CIL["name"], "auto", "default", True],
+    unet = g.node("CILLoadSVDCIL", (0, 760), ["diffusion_models/" + SVD_CIL["name"], "auto", "default", True],
                   outputs=[("MODEL", "MODEL")], size=(380, 150), models=[SVD_CIL])
     ids = svd_inputs(g, frames=16, width=512, height=320, scheduler=False, unet=unet)
     cond = next(n for n in g.nodes if n["type"] == "SVD_img2vid_Conditioning")

@@ -70,7 +70,8 @@ class InProcessComfy:
         yaml = self.work / "extra_model_paths.yaml"
         yaml.write_text(f"cdi2v_tests:\n  base_path: {self.work}\n  custom_nodes: custom_nodes\n"
                         f"  checkpoints: models/checkpoints\n  diffusion_models: models/diffusion_models\n"
-                        f"  text_encoders: models/text_encoders\n  vae: models/vae\n")
+                        f"  text_encoders: models/text_encoders\n  vae: models/vae\n"
+                        f"  clip_vision: models/clip_vision\n  cil_statistics: models/cil_statistics\n")
         load_extra_path_config(str(yaml))
         if not self.own_folders:
             folder_paths.set_input_directory(str(self.input_dir))

@@ -78,9 +78,10 @@ def to_api_prompt(workflow: dict, input_defs: InputDefs) -> dict:
 
 
 def model_files(workflow: dict) -> list[dict]:
-    """The model files a workflow declares (name, url, directory), from the workflow and its nodes."""
+    """The model files a workflow declares (name, url, directory), from the workflow and its nodes, and the files
+    it asks the user to fetch by hand (``extra.cdi2v_manual_files``: pickles the frontend will not download)."""
     found = {}
-    for entry in workflow.get("models", []):
+    for entry in workflow.get("models", []) + workflow.get("extra", {}).get("cdi2v_manual_files", []):
         found[entry["name"]] = entry
     for node in workflow["nodes"]:
         for entry in node.get("properties", {}).get("models", []):

@@ -140,24 +140,48 @@ def official_scale_arr(base):
     return np.concatenate([np.linspace(1.0, base, 400), np.full(1000, base)])
 
 
-def test_dynamic_rescale_multiplies_x0_by_the_official_scale_ratio(models_dir):
+def official_ddim_eta1(x, x0, ab, ab_prev, r, n):
+    """One step of the official DDIM (eta 1) with DynamiCrafter's dynamic rescale, in VP space: x0·r, the
+    model's own noise kept (lvdm/models/samplers/ddim.py p_sample_ddim)."""
+    e = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+    var = (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
+    return ab_prev.sqrt() * r * x0 + (1 - ab_prev - var).sqrt() * e + var.sqrt() * n
+
+
+def test_dynamic_rescale_with_comfy_ddpm_sampler_equals_official_ddim(models_dir):
+    """Several steps of ComfyUI's own ddpm sampler step on the loaded model (x0 rescaled from the sampler's
+    schedule) land where the official DDIM eta 1 with dynamic rescale lands, same noise."""
+    from comfy.k_diffusion.sampling import DDPMSampler_step
+
     case = GOLDEN / "dynamicrafter_tiny_dynamicrafter"
     save_file(golden_weights(case), str(models_dir / "dc.safetensors"))
     patcher = load("dc.safetensors")
     ms = patcher.model.model_sampling
     d = comfy_rows(case)
     arr = official_scale_arr(0.7)
-    for t, t_next in ((300, 280), (900, 880), (19, None)):
-        sigma = ms.sigma(torch.full((d["noisy"].shape[0],), float(t)))
-        x = d["noisy"] * (sigma[0] ** 2 + 1).sqrt()
-        plain = apply(patcher, d, sigma, x)
-        following = [float(ms.sigma(torch.tensor(float(t_next))))] if t_next else []
-        schedule = torch.tensor([float(ms.sigma(torch.tensor(999.0))), float(sigma[0]), *following, 0.0])
-        scaled = apply(patcher, d, sigma, x, {"sample_sigmas": schedule})
-        ratio = arr[t_next] / arr[t] if t_next else 1.0
-        torch.testing.assert_close(scaled, plain * ratio, atol=1e-6, rtol=1e-5)
-        if t == 300:
-            assert ratio > 1.01  # the check above can fail
+    steps = [419, 399, 299, 199, 99, 19]  # a trailing grid crossing the rescale ramp (t < 400), then t = 0
+    sigmas = torch.cat([ms.sigma(torch.tensor(steps, dtype=torch.float32)), torch.zeros(1)])
+    gen = torch.Generator().manual_seed(0)
+    x_ours = x_ref = torch.randn(d["noisy"].shape, generator=gen)  # VP state at t = 419
+    for i, t in enumerate(steps):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        ab, ab_prev = 1 / (1 + sigma ** 2), 1 / (1 + sigma_next ** 2)
+        n = torch.randn(x_ref.shape, generator=gen)
+        rows = torch.full((x_ref.shape[0],), float(sigma))
+        # official: plain x0 from the same model
+        x0 = apply(patcher, d, rows, x_ref / ab.sqrt())
+        r = arr[steps[i + 1]] / arr[t] if i + 1 < len(steps) else 1.0
+        x_ref = official_ddim_eta1(x_ref, x0, ab, ab_prev, r, n) if sigma_next > 0 else x0
+        # ours: ComfyUI's ddpm step on the model's x0, which sees the sampler's sigmas
+        x_ve = x_ours / ab.sqrt()
+        denoised = apply(patcher, d, rows, x_ve, {"sample_sigmas": sigmas})
+        x_ours = DDPMSampler_step(x_ours, sigma, sigma_next, (x_ve - denoised) / sigma, lambda *_: n)
+    assert any(arr[a] != arr[b] for a, b in zip(steps, steps[1:]))
+    torch.testing.assert_close(x_ours, x_ref, atol=2e-5, rtol=1e-5)
+    # without the schedule the model cannot rescale: the result differs (the check above can fail)
+    x_plain = apply(patcher, d, torch.full((x_ref.shape[0],), float(sigmas[0])), x_ref)
+    assert not torch.allclose(x_plain, apply(patcher, d, torch.full((x_ref.shape[0],), float(sigmas[0])), x_ref,
+                                             {"sample_sigmas": sigmas}) * 1.01)
 
 
 def test_videocrafter_rescales_its_last_x0_to_scale_one(models_dir):
@@ -172,7 +196,7 @@ def test_videocrafter_rescales_its_last_x0_to_scale_one(models_dir):
     plain = apply(patcher, d, sigma, x)
     last = apply(patcher, d, sigma, x, {"sample_sigmas": torch.tensor([float(sigma[0]), 0.0])})
     arr = official_scale_arr(patcher.model.base_scale)
-    torch.testing.assert_close(last, plain / arr[1], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(last, plain / arr[1], atol=1e-6, rtol=1e-5)  # to alphā = 1: m = r = 1/s(1)
 
 
 # --- conditioning -------------------------------------------------------------------------------------------

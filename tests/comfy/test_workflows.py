@@ -27,6 +27,12 @@ def test_workflow_is_well_formed(path):
         # what the frontend's Missing Models dialog accepts for a download
         assert entry["url"].startswith(("https://huggingface.co/", "https://civitai.com/"))
         assert entry["name"].endswith((".safetensors", ".sft")) and entry["directory"]
+    note = next(n for n in wf["nodes"] if n["type"] == "MarkdownNote")["widgets_values"][0]
+    for entry in wf.get("extra", {}).get("cdi2v_manual_files", []):
+        # files the dialog cannot download: the note says where to get them and where they go
+        assert entry["url"].startswith("https://huggingface.co/") and entry["directory"]
+        repo = "/".join(entry["url"].split("/")[3:5])
+        assert entry["name"] in note and repo in note and entry["directory"] in note, entry
 
 
 def api_prompt(comfy, wf):

@@ -523,9 +523,9 @@ def write_tiny_dynamicrafter(path, variant="dynamicrafter", seed=0):
 
 def write_tiny_svd_cil(path, seed=0):
     """A tiny SVD UNet in ComfyUI keys (as CIL Convert Checkpoint writes SVD-CIL), head width in the metadata."""
-    model = _model_config("svd", unet_config("svd")).get_model({})
-    heads = UNET_CONFIGS["svd"]["num_heads"]
-    metadata = {"cil_head_channels": str(UNET_CONFIGS["svd"]["model_channels"] // heads)}
+    model_config = _model_config("svd", unet_config("svd"))
+    model = model_config.get_model({})
+    metadata = {"cil_head_channels": str(model_config.unet_config["num_head_channels"])}
     return _save_weights(random_state_dict(model.diffusion_model, seed), path, metadata)
 
 

@@ -51,6 +51,7 @@ CPU_SHRINK = {
     "ImageScale": {"width": 64, "height": 64},
     "EmptyLatentImage": {"width": 64, "height": 64},
     "ConsistI2VConditioning": {"width": 64, "height": 64, "length": 4},
+    "CILDynamiCrafterConditioning": {"width": 64, "height": 64, "length": 4},
     "ConsistI2VStaticLayout": {"frames": 4},
     "ConsistI2VCameraLayout": {"width": 64, "height": 64, "frames": 4},
     "ConsistI2VCameraPathPreview": {"frames": 4},

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 
+import comfy.clip_vision
 import comfy.sd
 
 
@@ -75,7 +76,6 @@ def _install():
 
     comfy.sd.VAE = VAE
 
-    import comfy.clip_vision
     real_clip_vision = comfy.clip_vision.load
 
     @functools.wraps(real_clip_vision)
