@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ..kernels.dynamicrafter_keys import RESAMPLER, module_state_dict
+
 _DC_UNET = {
     "in_channels": 8, "out_channels": 4, "model_channels": 320, "attention_resolutions": [4, 2, 1],
     "num_res_blocks": 2, "channel_mult": [1, 2, 4, 4], "dropout": 0.1, "num_head_channels": 64,
@@ -56,44 +58,6 @@ PRESETS: dict[str, dict] = {
         "resolution": [320, 512], **_COMMON,
     },
 }
-
-PREFIX = "model.diffusion_model."
-RESAMPLER = "image_proj_model."
-# parts of a full release checkpoint that ComfyUI loads with its own loaders (VAE, text and image encoders)
-OTHER_PARTS = ("first_stage_model.", "cond_stage_model.", "embedder.", "model_ema.")
-SCHEDULE_BUFFERS = {"betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
-                    "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod",
-                    "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
-                    "posterior_mean_coef1", "posterior_mean_coef2", "scale_arr", "scale_arr_prev",
-                    "logvar", "scale_factor", "lvlb_weights"}
-OLD_NAMES = (("framestride_embed.", "fps_embedding."),)  # older DynamiCrafter checkpoints (the 256 release)
-
-
-def _renamed(key: str) -> str:
-    for old, new in OLD_NAMES:
-        if key.startswith(old):
-            return new + key[len(old):]
-    return key
-
-
-def module_state_dict(sd: dict, source: str = "state dict") -> dict:
-    """Our module's keys from an official checkpoint's ``state_dict``: ``model.diffusion_model.*`` stripped,
-    ``image_proj_model.*`` kept, the VAE / encoders / schedule buffers dropped (ComfyUI loads those itself), old
-    names renamed. Unprefixed dicts (converted files) pass through; any other key of a release file is refused."""
-    if not any(k.startswith(PREFIX) for k in sd):
-        return {_renamed(k): v for k, v in sd.items()}
-    out, stray = {}, []
-    for key, value in sd.items():
-        if key.startswith(PREFIX):
-            out[_renamed(key[len(PREFIX):])] = value
-        elif key.startswith(RESAMPLER):
-            out[key] = value
-        elif not (key.startswith(OTHER_PARTS) or key in SCHEDULE_BUFFERS):
-            stray.append(key)
-    if stray:
-        raise ValueError(f"{source}: {len(stray)} keys belong to no DynamiCrafter part: {', '.join(stray[:6])}")
-    return out
-
 
 def _indices(sd, prefix):
     pat = re.compile(re.escape(prefix) + r"(\d+)\.")

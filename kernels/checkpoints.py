@@ -22,13 +22,14 @@ from pathlib import Path
 
 import torch
 
+from .dynamicrafter_keys import release_unet_state_dict
 from .svd_keys import SVDKeyError, convert_svd_unet, describe_keys, diffusers_norm_eps, is_comfy_svd, is_diffusers_svd
 
 PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pth", ".bin")
 SAFETENSORS_EXTENSIONS = (".safetensors", ".sft")
 EXTENSIONS = PICKLE_EXTENSIONS + SAFETENSORS_EXTENSIONS
 WEIGHTS = ("auto", "ema", "state_dict")
-ARCHS = ("svd_cil", "as_is")
+ARCHS = ("svd_cil", "dynamicrafter", "as_is")
 # container keys, in the order "auto" looks for them
 EMA_KEYS = ("ema_state", "ema", "model_ema", "state_dict_ema", "ema_state_dict")
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "module")
@@ -202,9 +203,16 @@ def strip_unet_prefix(sd: dict) -> dict:
 
 def convert_architecture(sd: dict, arch: str, name: str = "checkpoint") -> dict:
     """``as_is``: unchanged. ``svd_cil``: a diffusers SVD UNet (SVD-CIL) renamed to ComfyUI's SVD UNet keys (a
-    file already in ComfyUI's layout passes through); anything else is refused, saying what it looks like."""
+    file already in ComfyUI's layout passes through); ``dynamicrafter``: the UNet + image projector of a
+    DynamiCrafter / VideoCrafter1 (CIL) release, without its VAE, encoders and schedule buffers. Anything else is
+    refused, saying what it looks like."""
     if arch == "as_is":
         return sd
+    if arch == "dynamicrafter":
+        try:
+            return release_unet_state_dict(sd, name)
+        except ValueError as err:
+            raise CheckpointError(f"{err}; it looks like {describe_keys(sd)}") from err
     if arch != "svd_cil":
         raise CheckpointError(f"arch '{arch}' is unknown: use one of {', '.join(ARCHS)}")
     sd = strip_unet_prefix(sd)
@@ -324,7 +332,8 @@ def convert_file(in_path, out_path, weights: str = "auto", arch: str = "as_is", 
                 extra[key] = metadata_in[key]
     metadata = {
         "cil_source": in_path.name, "cil_weights": taken,
-        "cil_arch": {"svd_cil": "diffusers SVD UNet -> ComfyUI SVD UNet keys", "as_is": "as_is"}[arch],
+        "cil_arch": {"svd_cil": "diffusers SVD UNet -> ComfyUI SVD UNet keys", "as_is": "as_is",
+                     "dynamicrafter": "DynamiCrafter/VideoCrafter1 UNet + image projector (release keys)"}[arch],
         "cil_dtype": "fp16" if fp16 else "as stored", "cil_converter": "consistent-dynamic-i2v convert_checkpoint",
         **extra,
     }

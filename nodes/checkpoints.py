@@ -11,7 +11,7 @@ from ..svd_cil.model import load_svd_cil
 from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
 
 FOLDERS = ("diffusion_models", "checkpoints")
-ARCH_CHOICES = {"svd_cil_diffusers_unet": "svd_cil", "as_is": "as_is"}
+ARCH_CHOICES = {"svd_cil_diffusers_unet": "svd_cil", "dynamicrafter_unet": "dynamicrafter", "as_is": "as_is"}
 WEIGHT_CHOICES = ("auto", "ema", "state_dict")
 WEIGHTS_TOOLTIP = (
     "Which weights of a training checkpoint: auto = the EMA weights when the file has them (SVD-CIL's "
@@ -70,7 +70,8 @@ class CILConvertCheckpoint(io.ComfyNode):
                 "that would run code is refused. Unwraps state_dict / ema_state (diffusers EMAModel included) / "
                 "deepspeed module and strips DDP 'module.' prefixes. With svd_cil_diffusers_unet the SVD-CIL "
                 "UNet (diffusers keys) is renamed to ComfyUI's SVD keys, so the file also loads with the core "
-                "'Load Diffusion Model' node. Returns the written path."),
+                "'Load Diffusion Model' node. With dynamicrafter_unet a DynamiCrafter / VideoCrafter1 (CIL) release "
+                "keeps only its UNet and image projector. Returns the written path."),
             inputs=[
                 io.Combo.Input("ckpt_name", options=model_files(), tooltip=(
                     "The checkpoint to convert, from models/diffusion_models or models/checkpoints (e.g. SVD-CIL's "
@@ -78,8 +79,10 @@ class CILConvertCheckpoint(io.ComfyNode):
                 io.Combo.Input("weights", options=list(WEIGHT_CHOICES), default="auto", tooltip=WEIGHTS_TOOLTIP),
                 io.Combo.Input("arch", options=list(ARCH_CHOICES), default="svd_cil_diffusers_unet", tooltip=(
                     "svd_cil_diffusers_unet: rename a diffusers UNetSpatioTemporalConditionModel (SVD-CIL, "
-                    "SVD-naive-finetune) to ComfyUI's SVD UNet keys, refusing other architectures; as_is: keep "
-                    "the keys, only unwrap and re-save.")),
+                    "SVD-naive-finetune) to ComfyUI's SVD UNet keys, refusing other architectures; "
+                    "dynamicrafter_unet: keep only the UNet and image projector of a DynamiCrafter / VideoCrafter1 "
+                    "(CIL) .ckpt (10 GB fp32 -> about 2.8 GB fp16), for Load DynamiCrafter; as_is: keep the keys, "
+                    "only unwrap and re-save.")),
                 io.Boolean.Input("fp16", default=True, tooltip=(
                     "Store floating-point tensors as fp16 (half the size; ComfyUI runs SVD in fp16/bf16 on GPUs "
                     "anyway). Off keeps the stored precision (SVD-CIL's EMA is fp32).")),

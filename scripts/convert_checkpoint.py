@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Convert a training checkpoint to safetensors, safely (no ComfyUI needed).
 
-    python scripts/convert_checkpoint.py IN OUT [--fp16] [--weights ema|state_dict|auto] [--arch svd_cil|as_is]
+    python scripts/convert_checkpoint.py IN OUT [--fp16] [--weights ema|state_dict|auto]
+                                         [--arch svd_cil|dynamicrafter|as_is]
 
 Pickles (.ckpt .pt .pth .bin) are read with ``torch.load(weights_only=True)``: a file that would run code is
 refused. ``--weights auto`` takes the EMA weights when the checkpoint has them (SVD-CIL's ``ema_state``) else its
 ``state_dict``; DDP ``module.`` / deepspeed ``_forward_module.`` prefixes are dropped. ``--arch svd_cil`` renames
 a diffusers SVD UNet (SVD-CIL's ``checkpoint-step-20000.ckpt``) to ComfyUI's SVD UNet keys, so that ComfyUI's
-core "Load Diffusion Model" node (or the pack's "Load SVD-CIL UNet") reads the output; ``as_is`` keeps the keys.
+core "Load Diffusion Model" node (or the pack's "Load SVD-CIL UNet") reads the output; ``--arch dynamicrafter``
+keeps the UNet and image projector of a DynamiCrafter / VideoCrafter1 (CIL) release; ``as_is`` keeps the keys.
 Exit status 0 on success, 2 on a refused or unreadable input.
 """
 from __future__ import annotations
@@ -29,7 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--fp16", action="store_true", help="store floating-point tensors as fp16")
     parser.add_argument("--weights", choices=WEIGHTS, default="auto", help="EMA or raw weights (default: auto)")
     parser.add_argument("--arch", choices=ARCHS, default="as_is",
-                        help="svd_cil: diffusers SVD UNet -> ComfyUI SVD keys; as_is: keep keys (default)")
+                        help="svd_cil: diffusers SVD UNet -> ComfyUI SVD keys; dynamicrafter: UNet + image "
+                             "projector of a DynamiCrafter/VideoCrafter1 release; as_is: keep keys (default)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     args = parser.parse_args(argv)
 
