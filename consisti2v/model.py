@@ -10,11 +10,10 @@ import torch
 import comfy.conds
 import comfy.latent_formats
 import comfy.model_base
-import comfy.model_management
-import comfy.model_patcher
 import comfy.supported_models_base
 import comfy.utils
 
+from ..modelkit import build_patcher
 from .config import check_state_dict, infer_config, normalise_config, strip_prefix
 from .unet import ConsistI2VUNet
 
@@ -76,20 +75,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
 def build_model(sd: dict, cfg: dict, source: str, dtype: torch.dtype | None = None):
     """A ModelPatcher around a ConsistI2VModel holding ``sd`` (strictly checked)."""
     model_config = ConsistI2VConfig({"consisti2v_config": cfg})
-    load_device = comfy.model_management.get_torch_device()
-    offload_device = comfy.model_management.unet_offload_device()
-    params = comfy.utils.calculate_parameters(sd)
-    if dtype is None:
-        dtype = comfy.model_management.unet_dtype(model_params=params,
-                                                  supported_dtypes=model_config.supported_inference_dtypes)
-    manual_cast = comfy.model_management.unet_manual_cast(dtype, load_device, model_config.supported_inference_dtypes)
-    model_config.set_inference_dtype(dtype, manual_cast)
-    model = model_config.get_model(sd, "")
-    expected = {k: v.shape for k, v in model.diffusion_model.state_dict().items()}
-    sd = check_state_dict(expected, sd, source)
-    model = model.to(offload_device)
-    model.load_model_weights(sd, "")
-    return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+    return build_patcher(model_config, sd, dtype, lambda expected: check_state_dict(expected, sd, source))
 
 
 def load_consisti2v(path: str | Path, dtype: torch.dtype | None = None):

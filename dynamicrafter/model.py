@@ -10,12 +10,10 @@ import torch
 import comfy.conds
 import comfy.latent_formats
 import comfy.model_base
-import comfy.model_management
-import comfy.model_patcher
 import comfy.supported_models_base
-import comfy.utils
 
 from ..kernels.checkpoints import CheckpointError, load_state_dict
+from ..modelkit import build_patcher, key_problems
 from .configs import PRESETS, detect, module_state_dict
 from .unet import DynamiCrafterUNet
 
@@ -121,19 +119,6 @@ class DynamiCrafterConfig(comfy.supported_models_base.BASE):
         return DynamiCrafterModel(self, mtype, device=device)
 
 
-def check_state_dict(expected: dict, sd: dict, source: str) -> None:
-    missing = sorted(set(expected) - set(sd))
-    unexpected = sorted(set(sd) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(sd) if tuple(expected[k]) != tuple(sd[k].shape))
-    problems = [f"{len(keys)} {label} keys: {', '.join(keys[:6])}" + (" ..." if len(keys) > 6 else "")
-                for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
-    if wrong:
-        problems.append(f"{len(wrong)} keys with other shapes: " + ", ".join(
-            f"{k} {tuple(sd[k].shape)} vs {tuple(expected[k])}" for k in wrong[:4]))
-    if problems:
-        raise ValueError(f"{source}: does not fit the detected UNet ({'; '.join(problems)})")
-
-
 def read_dynamicrafter(path: str | Path, weights: str = "auto") -> dict:
     path = Path(path)
     try:
@@ -162,19 +147,12 @@ def resolve_preset(sd: dict, preset_name: str, source: str, name_hint: str | Non
 
 def build_model(sd: dict, config: dict, preset: dict, source: str, dtype: torch.dtype | None = None):
     """A ModelPatcher around a DynamiCrafterModel holding ``sd`` (strictly checked)."""
-    model_config = DynamiCrafterConfig(config, preset)
-    load_device = comfy.model_management.get_torch_device()
-    offload_device = comfy.model_management.unet_offload_device()
-    if dtype is None:
-        dtype = comfy.model_management.unet_dtype(model_params=comfy.utils.calculate_parameters(sd),
-                                                  supported_dtypes=model_config.supported_inference_dtypes)
-    manual_cast = comfy.model_management.unet_manual_cast(dtype, load_device, model_config.supported_inference_dtypes)
-    model_config.set_inference_dtype(dtype, manual_cast)
-    model = model_config.get_model(sd, "")
-    check_state_dict({k: v.shape for k, v in model.diffusion_model.state_dict().items()}, sd, source)
-    model = model.to(offload_device)
-    model.load_model_weights(sd, "")
-    return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+    def check(expected):
+        problems = key_problems(expected, sd)
+        if problems:
+            raise ValueError(f"{source}: does not fit the detected UNet ({'; '.join(problems)})")
+        return sd
+    return build_patcher(DynamiCrafterConfig(config, preset), sd, dtype, check)
 
 
 def load_dynamicrafter(path: str | Path, preset_name: str = "auto", weights: str = "auto",

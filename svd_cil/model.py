@@ -9,14 +9,12 @@ from pathlib import Path
 import torch
 
 import comfy.model_detection
-import comfy.model_management
-import comfy.model_patcher
 import comfy.supported_models
-import comfy.utils
 
 from ..kernels.checkpoints import (HEAD_METADATA, NORM_EPS_METADATA, CheckpointError, convert_architecture,
                                    head_channels_beside, load_state_dict, strip_unet_prefix)
 from ..kernels.svd_keys import diffusers_norm_eps, is_diffusers_svd
+from ..modelkit import build_patcher, key_problems
 
 SVD_HEAD_CHANNELS = 64  # every released SVD / SVD-XT / SVD-CIL: num_attention_heads = channels / 64
 
@@ -40,19 +38,11 @@ def model_config_for(sd: dict, head_channels: int, source: str):
     return SVDCIL(unet_config)
 
 
-def check_keys(expected: dict, sd: dict, source: str) -> None:
-    missing = sorted(set(expected) - set(sd))
-    unexpected = sorted(set(sd) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(sd) if tuple(expected[k]) != tuple(sd[k].shape))
-    problems = []
-    for label, keys in (("missing", missing), ("unexpected", unexpected)):
-        if keys:
-            problems.append(f"{len(keys)} {label} keys: {', '.join(keys[:6])}" + (" ..." if len(keys) > 6 else ""))
-    if wrong:
-        problems.append(f"{len(wrong)} keys with other shapes: " + ", ".join(
-            f"{k} {tuple(sd[k].shape)} vs {tuple(expected[k])}" for k in wrong[:4]))
+def check_keys(expected: dict, sd: dict, source: str) -> dict:
+    problems = key_problems(expected, sd)
     if problems:
         raise ValueError(f"{source}: does not fit ComfyUI's SVD UNet ({'; '.join(problems)})")
+    return sd
 
 
 def read_svd_cil(path: str | Path, weights: str = "auto") -> tuple[dict, dict, int]:
@@ -91,21 +81,9 @@ def apply_norm_eps(diffusion_model: torch.nn.Module, norm_eps: dict) -> int:
 def build_svd_model(sd: dict, head_channels: int, source: str, dtype: torch.dtype | None = None,
                     norm_eps: dict | None = None):
     """A ModelPatcher around ComfyUI's SVD_img2vid model holding ``sd`` (ComfyUI keys, strictly checked)."""
-    model_config = model_config_for(sd, head_channels, source)
-    load_device = comfy.model_management.get_torch_device()
-    offload_device = comfy.model_management.unet_offload_device()
-    if dtype is None:
-        dtype = comfy.model_management.unet_dtype(model_params=comfy.utils.calculate_parameters(sd),
-                                                  supported_dtypes=model_config.supported_inference_dtypes)
-    manual_cast = comfy.model_management.unet_manual_cast(dtype, load_device, model_config.supported_inference_dtypes)
-    model_config.set_inference_dtype(dtype, manual_cast)
-    model = model_config.get_model(sd, "")
-    check_keys({k: v.shape for k, v in model.diffusion_model.state_dict().items()}, sd, source)
-    if norm_eps:
-        apply_norm_eps(model.diffusion_model, norm_eps)
-    model = model.to(offload_device)
-    model.load_model_weights(sd, "")
-    return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+    prepare = (lambda model: apply_norm_eps(model.diffusion_model, norm_eps)) if norm_eps else None
+    return build_patcher(model_config_for(sd, head_channels, source), sd, dtype,
+                         lambda expected: check_keys(expected, sd, source), prepare)
 
 
 def load_svd_cil(path: str | Path, weights: str = "auto", dtype: torch.dtype | None = None,
