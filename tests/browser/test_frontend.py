@@ -38,7 +38,7 @@ from scripts.comfy_locate import PACK_ROOT, find_comfyui, in_ci
 
 pytestmark = pytest.mark.browser
 
-from scripts.workflow_api import defs_from_input_types, to_api_prompt  # noqa: E402
+from scripts.workflow_api import defs_from_input_types, model_files, to_api_prompt  # noqa: E402
 from tests.support.images import write_gradient_png  # noqa: E402
 from tests.support.workflows import shrink_for_cpu  # noqa: E402
 
@@ -50,13 +50,6 @@ WORKFLOW_DIR = Path(os.environ.get("CDI2V_BROWSER_WORKFLOWS") or (PACK_ROOT / "w
 WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.json"))
 
 # loader node type -> (widget name, widget index, model folder kind, tiny model kind)
-MODEL_LOADERS = {
-    "ImageOnlyCheckpointLoader": ("ckpt_name", 0, "checkpoints", "svd"),
-    "CheckpointLoaderSimple": ("ckpt_name", 0, "checkpoints", "svd"),
-    "ConsistI2VModelLoader": ("unet_name", 0, "diffusion_models", "consisti2v"),
-    "CLIPLoader": ("clip_name", 0, "text_encoders", "sd2_clip"),
-    "VAELoader": ("vae_name", 0, "vae", "vae"),
-}
 # image loader node type -> (widget name, widget index)
 IMAGE_LOADERS = {"LoadImage": ("image", 0), "LoadImageMask": ("image", 0)}
 
@@ -139,17 +132,14 @@ def _widget(node: dict, name: str, index: int):
 
 
 def _required_files(wf: dict) -> tuple[dict[tuple[str, str], str], set[str]]:
-    """({(folder kind, filename): tiny kind}, {input image names}) named by the workflow's loader widgets."""
-    models: dict[tuple[str, str], str] = {}
+    """({(folder kind, filename): tiny kind}, {input image names}): the model files the workflow declares (as the
+    in-process tier provides them; a loader naming an undeclared file fails validation) and its input images."""
+    models = {(e["directory"], e["name"]): "svd" if e["directory"] == "checkpoints" else e["directory"]
+              for e in model_files(wf)}
     images: set[str] = set()
     for node in _all_nodes(wf):
         t = node.get("type")
-        if t in MODEL_LOADERS:
-            name, idx, folder, kind = MODEL_LOADERS[t]
-            value = _widget(node, name, idx)
-            if isinstance(value, str) and value:
-                models[(folder, value)] = kind
-        elif t in IMAGE_LOADERS:
+        if t in IMAGE_LOADERS:
             name, idx = IMAGE_LOADERS[t]
             value = _widget(node, name, idx)
             if isinstance(value, str) and value:
