@@ -70,16 +70,6 @@ class DynamiCrafterModel(comfy.model_base.BaseModel):
             out["fs"] = comfy.conds.CONDConstant(int(kwargs[FS_KEY]))
         return out
 
-    def apply_model(self, x, t, *args, **kwargs):
-        denoised = super().apply_model(x, t, *args, **kwargs)
-        if not self.base_scale:
-            return denoised
-        options = kwargs.get("transformer_options") or {}
-        factor = self.rescale_factor(t, next_sigma(t, options.get("sample_sigmas")))
-        if factor is None:
-            return denoised
-        return denoised * factor.to(denoised.dtype).reshape(-1, *([1] * (denoised.dim() - 1)))
-
     def rescale_factor(self, sigma: torch.Tensor, sigma_next: torch.Tensor | None) -> torch.Tensor | None:
         """The factor on x0 that reproduces the official dynamic rescale (trained on s(t)·z, its DDIM takes
         x0·r with r = s(t_next)/s(t) but keeps the model's noise). ComfyUI's samplers derive the noise from x0, so
@@ -97,6 +87,19 @@ class DynamiCrafterModel(comfy.model_base.BaseModel):
         ab = 1.0 / (1.0 + sigma.float() ** 2)
         ab_next = 1.0 / (1.0 + sigma_next.float().to(sigma.device) ** 2)
         return 1.0 + (r - 1.0) * (1.0 - ab) / (1.0 - ab / ab_next)
+
+
+def dynamic_rescale(args: dict) -> torch.Tensor:
+    """sampler_post_cfg_function: the official dynamic x0 rescale on the guided x0 (after CFG and guidance
+    rescale, as the official DDIM), the next sigma read off the sampler's schedule."""
+    model, denoised, sigma = args["model"], args["denoised"], args["sigma"]
+    if not getattr(model, "base_scale", None):
+        return denoised
+    options = args["model_options"].get("transformer_options", {})
+    factor = model.rescale_factor(sigma, next_sigma(sigma, options.get("sample_sigmas")))
+    if factor is None:
+        return denoised
+    return denoised * factor.to(denoised.dtype).reshape(-1, *([1] * (denoised.dim() - 1)))
 
 
 class DynamiCrafterConfig(comfy.supported_models_base.BASE):
@@ -152,7 +155,10 @@ def build_model(sd: dict, config: dict, preset: dict, source: str, dtype: torch.
         if problems:
             raise ValueError(f"{source}: does not fit the detected UNet ({'; '.join(problems)})")
         return sd
-    return build_patcher(DynamiCrafterConfig(config, preset), sd, dtype, check)
+    patcher = build_patcher(DynamiCrafterConfig(config, preset), sd, dtype, check)
+    if preset.get("base_scale"):
+        patcher.set_model_sampler_post_cfg_function(dynamic_rescale)
+    return patcher
 
 
 def load_dynamicrafter(path: str | Path, preset_name: str = "auto", weights: str = "auto",

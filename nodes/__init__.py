@@ -4,7 +4,7 @@ from .checkpoints import CILConvertCheckpoint, CILLoadSVDCIL
 from .cil import CILAnalyticInit, CILStatistics, CILStatisticsLoader, CILTimeNoiseConditioning
 from .consisti2v_model import (ConsistI2VConditioning, ConsistI2VFirstFrameAttention, ConsistI2VModelLoader,
                                ConsistI2VPrependFirstFrame)
-from .dynamicrafter import CILDynamiCrafterConditioning, CILLoadDynamiCrafter
+from .dynamicrafter import CILDynamiCrafterConditioning, CILGuidanceRescale, CILLoadDynamiCrafter
 from .frameinit import ConsistI2VFrameInitNoise, ConsistI2VStaticLayout
 from .longvideo import ConsistI2VLongVideo
 from .metrics import ConsistI2VVideoCompare, ConsistI2VVideoMetrics
@@ -15,4 +15,5 @@ NODES = [ConsistI2VFrameInitNoise, ConsistI2VStaticLayout, ConsistI2VPYoCoNoise,
          ConsistI2VModelLoader, ConsistI2VConditioning, ConsistI2VPrependFirstFrame, ConsistI2VFirstFrameAttention,
          ConsistI2VVideoMetrics, ConsistI2VVideoCompare]
 NODES += [CILAnalyticInit, CILStatisticsLoader, CILStatistics, CILTimeNoiseConditioning]
-NODES += [CILConvertCheckpoint, CILLoadSVDCIL, CILLoadDynamiCrafter, CILDynamiCrafterConditioning]
+NODES += [CILConvertCheckpoint, CILLoadSVDCIL, CILLoadDynamiCrafter, CILDynamiCrafterConditioning,
+          CILGuidanceRescale]

@@ -773,10 +773,10 @@ The CIL fine-tune of DynamiCrafter was trained with time-dependent noise on the 
 on it: **more motion**, same first frame. No noise is added at inference.
 
 **Official settings**: 512x320, 16 frames, *frame_stride* 24, DDIM 50 steps with eta 1 (= `ddpm` sampler) on the
-trailing grid from t = 999 (= `simple` scheduler at M = 1000), CFG 7.5 with *RescaleCFG* 0.7. Analytic-Init at
+trailing grid from t = 999 (= `simple` scheduler at M = 1000), CFG 7.5 with *Guidance Rescale* 0.7. Analytic-Init at
 M = 1000 is plain noise under zero-SNR, so no Analytic-Init node is needed here.
 
-**Knobs**: *frame_stride* higher = more motion per frame; RescaleCFG 0.7 keeps colours from burning at CFG 7.5;
+**Knobs**: *frame_stride* higher = more motion per frame; Guidance Rescale 0.7 keeps colours from burning at CFG 7.5;
 for the 1024 model (`GraceZhao/DynamiCrafter-CIL-1024`) pick *model_type* `dynamicrafter_1024` and 1024x576.
 
 """ + DC_FILES_NOTE
@@ -786,7 +786,7 @@ The original DynamiCrafter with **Analytic-Init**: sampling starts at M = 940 in
 matches the real noisy video there (the released 1024 statistics), so the model copies the image less: more motion.
 
 **Settings**: 1024x576, 16 frames, *frame_stride* 10 (the 1024 model's default), DDIM eta 1 (`ddpm`), 50 steps on
-the trailing grid from t = M - 1 (Analytic-Init outputs these SIGMAS), CFG 7.5 + RescaleCFG 0.7.
+the trailing grid from t = M - 1 (Analytic-Init outputs these SIGMAS), CFG 7.5 + Guidance Rescale 0.7.
 
 **Knobs**: Analytic-Init *M* 940; lower = more motion, below ~820 quality drops (README sweep). *data_scale* 0.3
 applies the 1024 model's latent rescale to the statistics (1.0 = the official code).
@@ -822,12 +822,13 @@ in `models/cil_statistics`.
 
 
 def dc_inputs(g: Graph, unet: dict, model_type: str, size: tuple[int, int], fs: int, rescale: float | None = 0.7):
-    """Loader (+ RescaleCFG), text/image encoders, VAE, prompts, image and DynamiCrafter conditioning."""
+    """Loader (+ Guidance Rescale), text/image encoders, VAE, prompts, image and DynamiCrafter conditioning."""
     loader = g.node("CILLoadDynamiCrafter", (0, 0), [unet["name"], model_type, "auto", "default"],
                     outputs=[("MODEL", "MODEL")], size=(380, 150), models=[unet])
     model = loader
     if rescale is not None:
-        model = g.node("RescaleCFG", (420, 0), [rescale], inputs=[("model", "MODEL")], outputs=[("MODEL", "MODEL")])
+        model = g.node("CILGuidanceRescale", (420, 0), [rescale, 0], inputs=[("model", "MODEL")],
+                       outputs=[("MODEL", "MODEL")])
         g.link(loader, 0, model, "model")
     clip = g.node("CLIPLoader", (0, 190), [CI2V_TEXT["name"], "stable_diffusion", "default"],
                   outputs=[("CLIP", "CLIP")], models=[CI2V_TEXT])

@@ -64,6 +64,15 @@ def apply(patcher, d, sigma, x, transformer_options=None):
         return patcher.model.apply_model(x, sigma, **kw)
 
 
+def post_cfg(patcher, denoised, sigma, x, sample_sigmas):
+    """The loader's sampler_post_cfg_functions (dynamic rescale) on a guided x0, as ComfyUI's sampling calls them."""
+    args = {"denoised": denoised, "model": patcher.model, "sigma": sigma, "input": x,
+            "model_options": {"transformer_options": {"sample_sigmas": sample_sigmas}}}
+    for fn in patcher.model_options.get("sampler_post_cfg_function", []):
+        args["denoised"] = fn(args)
+    return args["denoised"]
+
+
 def expected_denoised(ms, sigma, x, out, v_prediction):
     s = sigma.reshape(-1, 1, 1, 1)
     if v_prediction:
@@ -156,14 +165,15 @@ def test_dynamic_rescale_with_comfy_ddpm_sampler_equals_official_ddim(models_dir
         x_ref = official_ddim_eta1(x_ref, x0, ab, ab_prev, r, n) if sigma_next > 0 else x0
         # ours: ComfyUI's ddpm step on the model's x0, which sees the sampler's sigmas
         x_ve = x_ours / ab.sqrt()
-        denoised = apply(patcher, d, rows, x_ve, {"sample_sigmas": sigmas})
+        denoised = post_cfg(patcher, apply(patcher, d, rows, x_ve), rows, x_ve, sigmas)
         x_ours = DDPMSampler_step(x_ours, sigma, sigma_next, (x_ve - denoised) / sigma, lambda *_: n)
     assert any(arr[a] != arr[b] for a, b in zip(steps, steps[1:]))
     torch.testing.assert_close(x_ours, x_ref, atol=2e-5, rtol=1e-5)
-    # without the schedule the model cannot rescale: the result differs (the check above can fail)
-    x_plain = apply(patcher, d, torch.full((x_ref.shape[0],), float(sigmas[0])), x_ref)
-    assert not torch.allclose(x_plain, apply(patcher, d, torch.full((x_ref.shape[0],), float(sigmas[0])), x_ref,
-                                             {"sample_sigmas": sigmas}) * 1.01)
+    # the rescale is not a no-op here (the check above can fail)
+    rows = torch.full((x_ref.shape[0],), float(sigmas[2]))
+    plain = apply(patcher, d, rows, x_ref)
+    assert (post_cfg(patcher, plain, rows, x_ref, sigmas) / plain).mean() > 1.01
+    assert torch.equal(post_cfg(patcher, plain, rows, x_ref, None), plain)
 
 
 def test_videocrafter_rescales_its_last_x0_to_scale_one(models_dir):
@@ -176,7 +186,7 @@ def test_videocrafter_rescales_its_last_x0_to_scale_one(models_dir):
     sigma = ms.sigma(torch.full((d["noisy"].shape[0],), 1.0))
     x = d["noisy"] * (sigma[0] ** 2 + 1).sqrt()
     plain = apply(patcher, d, sigma, x)
-    last = apply(patcher, d, sigma, x, {"sample_sigmas": torch.tensor([float(sigma[0]), 0.0])})
+    last = post_cfg(patcher, plain, sigma, x, torch.tensor([float(sigma[0]), 0.0]))
     arr = official_scale_arr(patcher.model.base_scale)
     torch.testing.assert_close(last, plain / arr[1], atol=1e-6, rtol=1e-5)  # to alphā = 1: m = r = 1/s(1)
 
@@ -260,3 +270,43 @@ def test_bad_files_are_refused_with_the_input_named(models_dir):
         load("stray.safetensors")
     with pytest.raises(ValueError, match="model_type 'sdxl' is unknown"):
         load("full.ckpt", "sdxl")
+
+
+# --- guidance rescale ---------------------------------------------------------------------------------------
+
+def official_rescale(denoised_c, denoised_u, x, sigma, scale, phi, frames, v_pred):
+    """lvdm rescale_noise_cfg on the official [B, C, T, H, W] model outputs (std over all but the batch)."""
+    s = sigma.view(-1, 1, 1, 1)
+    if v_pred:
+        out_c, out_u = [(x / (s ** 2 + 1) - d) * (s ** 2 + 1).sqrt() / s for d in (denoised_c, denoised_u)]
+    else:
+        out_c, out_u = [(x - d) / s for d in (denoised_c, denoised_u)]
+    cfg = out_u + scale * (out_c - out_u)
+    video = lambda t: t.reshape(-1, frames, *t.shape[1:]).transpose(1, 2)  # noqa: E731  [B, C, T, H, W]
+    std = lambda t: video(t).std(dim=[1, 2, 3, 4], keepdim=True)  # noqa: E731
+    mixed = phi * video(cfg) * (std(out_c) / std(cfg)) + (1 - phi) * video(cfg)
+    out = mixed.transpose(1, 2).reshape(cfg.shape)
+    return x / (s ** 2 + 1) - out * s / (s ** 2 + 1).sqrt() if v_pred else x - out * s
+
+
+@pytest.mark.parametrize("variant", ["dynamicrafter", "videocrafter1"])
+def test_guidance_rescale_is_the_official_per_video_rescale(models_dir, variant):
+    from tests.support import tiny_models
+    tiny_models.write_tiny_dynamicrafter(str(models_dir / f"{variant}.safetensors"), variant)
+    patcher = load(f"{variant}.safetensors")
+    v_pred = variant == "dynamicrafter"
+    gen = torch.Generator().manual_seed(3)
+    x, c, u = (torch.randn(6, 4, 5, 7, generator=gen) * k for k in (4.0, 1.0, 1.3))
+    sigma = torch.full((6,), 3.7)
+    args = {"input": x, "cond_denoised": c, "uncond_denoised": u, "cond_scale": 7.5, "sigma": sigma,
+            "cond": x - c, "uncond": x - u}
+    for frames in (3, 0):
+        (patched,) = call_node("CILGuidanceRescale", model=patcher, multiplier=0.7, frames_per_video=frames)
+        got = x - patched.model_options["sampler_cfg_function"](dict(args))
+        expected = official_rescale(c, u, x, sigma, 7.5, 0.7, frames or 6, v_pred)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    per_frame = official_rescale(c, u, x, sigma, 7.5, 0.7, 1, v_pred)
+    assert not torch.allclose(got, per_frame, atol=1e-3)  # per-video std is not per-frame std
+    (patched,) = call_node("CILGuidanceRescale", model=patcher, multiplier=0.7, frames_per_video=4)
+    with pytest.raises(ValueError, match="frames_per_video: the latent holds 6 frames, not a multiple of 4"):
+        patched.model_options["sampler_cfg_function"](dict(args))
