@@ -26,8 +26,8 @@ loops alternate official / ours, one forward each; printed as by bench/consisti2
 Quote the ratios, not seconds. The official side runs as its inference script configures it (``use_checkpoint:
 True``: torch.utils.checkpoint around each transformer block, a no-op but for its bookkeeping without gradients;
 attention by einsum without xformers). The 512 preset keeps both models resident (about 12 GB of RAM, 6 GB of disk
-in the work folder; our loader briefly holds the file's tensors and the model, about 11 GB); about 10 minutes on 2
-idle cores with 3 pairs.
+in the work folder; our loader briefly holds the file's tensors and the model, about 11 GB); about 5 minutes on 2 idle
+cores with 5 pairs (each 512 forward takes about 6 s).
 """
 from __future__ import annotations
 
@@ -191,7 +191,8 @@ def parity_and_speed(opts, work: Path) -> None:
               f"threads {torch.get_num_threads()}", flush=True)
         inputs = load_file(str(work / "inputs.safetensors"))
         ref = load_file(str(work / "official_out.safetensors"))["out"]
-        call = lambda: our_forward(unet, torch, *(inputs[k] for k in ("x", "timesteps", "text", "clip", "fs")))  # noqa: E731
+        args = [inputs[k] for k in ("x", "timesteps", "text", "clip", "fs")]
+        call = lambda: our_forward(unet, torch, *args)  # noqa: E731
         t0 = time.perf_counter()
         out, our_peak = peak_of(call)
         our_first = time.perf_counter() - t0
@@ -215,7 +216,8 @@ def parity_and_speed(opts, work: Path) -> None:
           f"latent (x {tuple(inputs['x'].shape)}), fs {opts.fs}, t {TIMESTEP}, image context "
           f"{'per frame' if per_frame else 'all tokens every frame'}; fp32 CPU, {opts.threads} threads, "
           f"{opts.repeats} interleaved pairs ==")
-    print(f"  {'':16s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s} {'CPU min':>9s} {'act. peak MiB':>14s}")
+    print(f"  {'':16s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s} {'CPU min':>9s} "
+          f"{'act. peak MiB':>14s}")
     for side, peak in (("official", ready["peak_kib"]), ("ours", our_peak)):
         print(f"  {side:16s} " + " ".join(f"{v:{w}.2f}" for v, w in zip(stats[side], (11, 9, 11, 9)))
               + f" {mib(peak):>14s}")
@@ -236,7 +238,7 @@ def main() -> int:
     parser.add_argument("--official-python", required=True, help="the python of an environment that runs it")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="512", help="model config (tiny: smoke test)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
-    parser.add_argument("--repeats", type=int, default=3, help="timed forward pairs, ours vs official")
+    parser.add_argument("--repeats", type=int, default=5, help="timed forward pairs, ours vs official")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--latent", type=int, default=16, help="latent height = width (a multiple of 8 for 512)")
     parser.add_argument("--batch", type=int, default=1, help="videos per forward")

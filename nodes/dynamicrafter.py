@@ -15,6 +15,7 @@ from ..kernels.guidance import from_prediction, rescaled_guidance, to_prediction
 from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
 
 CATEGORY = "conditioning/video_models"
+SIZE_STEP = 64  # VAE ×8, then three UNet downsamples
 UNCOND_GRAY = 0.5  # the official negative encodes a zero image in [-1, 1] = mid-gray
 
 
@@ -88,9 +89,9 @@ class CILDynamiCrafterConditioning(io.ComfyNode):
                 io.ClipVision.Input("clip_vision", tooltip="OpenCLIP ViT-H/14 image encoder (CLIPVisionLoader)."),
                 io.Image.Input("start_image", tooltip="The image the video starts from."),
                 io.Vae.Input("vae", tooltip="SD VAE (kl-f8) that encodes the start image."),
-                io.Int.Input("width", default=512, min=16, max=4096, step=16, tooltip=(
+                io.Int.Input("width", default=512, min=64, max=4096, step=64, tooltip=(
                     "Video width in pixels (official: 512 for the 512 models, 1024 for 1024, 256 for 256).")),
-                io.Int.Input("height", default=320, min=16, max=4096, step=16, tooltip=(
+                io.Int.Input("height", default=320, min=64, max=4096, step=64, tooltip=(
                     "Video height in pixels (official: 320, 576 for 1024, 256 for 256).")),
                 io.Int.Input("length", default=16, min=1, max=1024, tooltip=(
                     "Frames to generate (the models were trained on 16).")),
@@ -107,8 +108,9 @@ class CILDynamiCrafterConditioning(io.ComfyNode):
                 frame_stride) -> io.NodeOutput:
         if start_image is None or start_image.dim() != 4 or start_image.shape[0] < 1:
             raise ValueError("start_image: connect an IMAGE (LoadImage)")
-        if width % 8 or height % 8:
-            raise ValueError(f"width/height: {width}×{height} must be multiples of 8 (the VAE downsamples by 8)")
+        if width % SIZE_STEP or height % SIZE_STEP:
+            raise ValueError(f"width/height: {width}×{height} must be multiples of {SIZE_STEP} pixels (the VAE "
+                             "downsamples by 8 and the UNet halves that three times), e.g. 512×320 or 1024×576")
         image = resize_image(start_image, width, height)
         latent = vae.encode(image)
         values = {IMAGE_LATENT_KEY: latent[:1], FS_KEY: int(frame_stride), FRAMES_KEY: int(length)}

@@ -799,6 +799,8 @@ VideoCrafter1 takes the image through CLIP only; its CIL fine-tune plus Analytic
 VideoCrafter statistics) gives far more motion than the original.
 
 **Settings**: 512x320, 16 frames, fps 24 (*frame_stride* input), DDIM eta 1 (`ddpm`), 50 steps, CFG 12.
+fps 24 is the official inference value; the CIL fine-tune itself was trained at fps 16 (its training script's fps
+never reached the UNet): try 16 if the motion looks too fast or too slow.
 The official script ignores M in its sampler (starts at t = 981 while drawing x_T for t = 939); here sampling
 really starts at M - 1 on the trailing grid. Statistics: `initial_noise_512.pt` from
 GraceZhao/VideoCrafter-Analytic-Init, saved as `videocrafter_initial_noise_512.pt` in `models/cil_statistics`.

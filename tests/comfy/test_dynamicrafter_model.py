@@ -203,11 +203,11 @@ def test_conditioning_node_feeds_latent_tokens_and_stride(comfy):
     image = torch.rand(1, 48, 80, 3)
     text = [[torch.randn(1, 77, 32), {}]]
     pos, neg, latent = call_node("CILDynamiCrafterConditioning", positive=text, negative=text, clip_vision=vision,
-                                 start_image=image, vae=vae, width=64, height=32, length=5, frame_stride=17)
-    assert latent["samples"].shape == (5, 4, 4, 8) and not latent["samples"].any()
+                                 start_image=image, vae=vae, width=128, height=64, length=5, frame_stride=17)
+    assert latent["samples"].shape == (5, 4, 8, 16) and not latent["samples"].any()
     nodes = pack_module("nodes.dynamicrafter")
     model = pack_module("dynamicrafter.model")
-    resized = nodes.resize_image(image, 64, 32)
+    resized = nodes.resize_image(image, 128, 64)
     p, n = pos[0][1], neg[0][1]
     torch.testing.assert_close(p[model.IMAGE_LATENT_KEY], vae.encode(resized)[:1])
     torch.testing.assert_close(n[model.IMAGE_LATENT_KEY], p[model.IMAGE_LATENT_KEY])
@@ -216,6 +216,9 @@ def test_conditioning_node_feeds_latent_tokens_and_stride(comfy):
     torch.testing.assert_close(n[model.CLIP_TOKENS_KEY], gray)
     assert not torch.allclose(gray, p[model.CLIP_TOKENS_KEY])
     assert p[model.FS_KEY] == 17 and p[model.FRAMES_KEY] == 5
+    with pytest.raises(ValueError, match=r"width/height: 120×64 must be multiples of 64 pixels"):
+        call_node("CILDynamiCrafterConditioning", positive=text, negative=text, clip_vision=vision,
+                  start_image=image, vae=vae, width=120, height=64, length=5, frame_stride=17)
 
 
 @pytest.mark.parametrize("variant", ["dynamicrafter", "videocrafter1"])
