@@ -119,7 +119,8 @@ def peak_of(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # The official side: this source runs in the official environment (it imports nothing from this repository).
 
-OFFICIAL_CHILD = r'''from __future__ import annotations
+# the start of every official child script: arguments, the checkout on sys.path, torch, the measuring helpers
+CHILD_PREAMBLE = r'''from __future__ import annotations
 import ctypes, gc, json, math, re, sys, time
 from pathlib import Path
 args = json.loads(sys.argv[1])
@@ -132,7 +133,9 @@ MARK = args["mark"]
 
 def emit(**kw):
     print(MARK + json.dumps(kw), flush=True)
+'''
 
+OFFICIAL_CHILD = CHILD_PREAMBLE + r'''
 import diffusers
 from consisti2v.models.videoldm_unet import VideoLDMUNet3DConditionModel
 

@@ -32,7 +32,6 @@ cores with 5 pairs (each 512 forward takes about 6 s).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import shutil
@@ -46,8 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.consisti2v_bench import (MARK, OfficialChild, _libc, _status_kib, boot_comfy, mib, peak_of,  # noqa: E402
-                                    ratio, release, summary, timed)
+from bench.consisti2v_bench import (CHILD_PREAMBLE, MARK, OfficialChild, boot_comfy, mib, peak_of,  # noqa: E402
+                                    ratio, summary, timed)
 
 PRESETS = {
     "512": "configs/inference_512_v1.0.yaml",  # read by the child from the official checkout
@@ -68,20 +67,7 @@ WEIGHTS = "dynamicrafter_bench.safetensors"  # no "1024" in the name: the loader
 # ---------------------------------------------------------------------------------------------------------------
 # The official side: this source runs in the official environment (it imports nothing from this repository).
 
-OFFICIAL_CHILD = r'''from __future__ import annotations
-import ctypes, gc, json, re, sys, time
-from pathlib import Path
-args = json.loads(sys.argv[1])
-sys.path.insert(0, args["checkout"])
-import torch
-from safetensors.torch import save_file
-torch.set_num_threads(args["threads"])
-MARK = args["mark"]
-''' + "\n".join(inspect.getsource(f) for f in (_libc, _status_kib, release, timed, peak_of)) + r'''
-
-def emit(**kw):
-    print(MARK + json.dumps(kw), flush=True)
-
+OFFICIAL_CHILD = CHILD_PREAMBLE + r'''
 from lvdm.modules.networks.openaimodel3d import UNetModel
 from lvdm.modules.encoders.resampler import Resampler
 

@@ -348,6 +348,17 @@ frame conditions the model. Same files as the other ConsistI2V workflows.
 - FrameInit *temporal_cutoff* 0.5 follows the move more closely than the paper's 0.25."""
 
 
+def prompts(g: Graph, clip: int, x: int, text: str) -> tuple[int, int]:
+    """Positive (``text``) and empty negative CLIPTextEncode nodes fed by ``clip``, in a column at ``x``."""
+    pos = g.node("CLIPTextEncode", (x, 140), [text], inputs=[("clip", "CLIP")],
+                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 140))
+    neg = g.node("CLIPTextEncode", (x, 320), [""], inputs=[("clip", "CLIP")],
+                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 100))
+    g.link(clip, 0, pos, "clip")
+    g.link(clip, 0, neg, "clip")
+    return pos, neg
+
+
 def consisti2v_inputs(g: Graph, layout_image=None):
     """Loaders, prompts, image, conditioning; ``layout_image(g, scale_id)`` may supply the first frame."""
     unet = g.node("ConsistI2VModelLoader", (0, 0), ["consisti2v_unet.safetensors", "default"],
@@ -357,10 +368,7 @@ def consisti2v_inputs(g: Graph, layout_image=None):
     clip = g.node("CLIPLoader", (0, 140), ["consisti2v_text_encoder.safetensors", "stable_diffusion", "default"],
                   outputs=[("CLIP", "CLIP")], models=[CI2V_TEXT])
     vae = g.node("VAELoader", (0, 290), ["consisti2v_vae.safetensors"], outputs=[("VAE", "VAE")], models=[CI2V_VAE])
-    pos = g.node("CLIPTextEncode", (380, 140), ["a red panda eating bamboo, forest, sunlight"],
-                 inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 140))
-    neg = g.node("CLIPTextEncode", (380, 320), [""], inputs=[("clip", "CLIP")],
-                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 100))
+    pos, neg = prompts(g, clip, 380, "a red panda eating bamboo, forest, sunlight")
     img = g.node("LoadImage", (0, 400), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
                  size=(320, 320))
     scale = g.node("ImageScale", (380, 460), ["bilinear", CI2V_SIZE, CI2V_SIZE, "center"],
@@ -371,8 +379,6 @@ def consisti2v_inputs(g: Graph, layout_image=None):
                   outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
                   size=(340, 240))
     g.link(unet, 0, attention, "model")
-    g.link(clip, 0, pos, "clip")
-    g.link(clip, 0, neg, "clip")
     g.link(img, 0, scale, "image")
     g.link(pos, 0, cond, "positive")
     g.link(neg, 0, cond, "negative")
@@ -837,10 +843,7 @@ def dc_inputs(g: Graph, unet: dict, model_type: str, size: tuple[int, int], fs: 
     vision = g.node("CLIPVisionLoader", (0, 330), [CLIP_VISION_H["name"]], outputs=[("CLIP_VISION", "CLIP_VISION")],
                     models=[CLIP_VISION_H])
     vae = g.node("VAELoader", (0, 440), [CI2V_VAE["name"]], outputs=[("VAE", "VAE")], models=[CI2V_VAE])
-    pos = g.node("CLIPTextEncode", (420, 140), ["a boat sailing on the sea, waves, sunset"],
-                 inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 140))
-    neg = g.node("CLIPTextEncode", (420, 320), [""], inputs=[("clip", "CLIP")],
-                 outputs=[("CONDITIONING", "CONDITIONING")], size=(340, 100))
+    pos, neg = prompts(g, clip, 420, "a boat sailing on the sea, waves, sunset")
     img = g.node("LoadImage", (0, 560), ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
                  size=(320, 320))
     cond = g.node("CILDynamiCrafterConditioning", (800, 140), [size[0], size[1], 16, fs],
@@ -848,8 +851,6 @@ def dc_inputs(g: Graph, unet: dict, model_type: str, size: tuple[int, int], fs: 
                           ("start_image", "IMAGE"), ("vae", "VAE")],
                   outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent", "LATENT")],
                   size=(340, 240))
-    g.link(clip, 0, pos, "clip")
-    g.link(clip, 0, neg, "clip")
     g.link(pos, 0, cond, "positive")
     g.link(neg, 0, cond, "negative")
     g.link(vision, 0, cond, "clip_vision")
