@@ -313,3 +313,34 @@ def test_guidance_rescale_is_the_official_per_video_rescale(models_dir, variant)
     (patched,) = call_node("CILGuidanceRescale", model=patcher, multiplier=0.7, frames_per_video=4)
     with pytest.raises(ValueError, match="frames_per_video: the latent holds 6 frames, not a multiple of 4"):
         patched.model_options["sampler_cfg_function"](dict(args))
+
+
+def test_ksampler_runs_the_dynamic_rescale_inside_the_ramp(models_dir):
+    """In real KSampler sampling (ddpm, simple) the post-CFG rescale sees the sampler's sigmas and scales x0 only
+    on steps whose next timestep lies in the 0..399 ramp."""
+    from tests.support import tiny_models
+    model = pack_module("dynamicrafter.model")
+    tiny_models.write_tiny_dynamicrafter(str(models_dir / "dc.safetensors"), "dynamicrafter")
+    patcher = load("dc.safetensors").clone()
+    (rescale,) = patcher.model_options["sampler_post_cfg_function"]
+    seen = []
+
+    def spy(args):
+        out = rescale(args)
+        seen.append((float(args["sigma"][0]), float((out / args["denoised"]).mean())))
+        return out
+
+    patcher.model_options["sampler_post_cfg_function"] = [spy]
+    gen = torch.Generator().manual_seed(0)
+    values = {model.IMAGE_LATENT_KEY: torch.randn(1, 4, 8, 8, generator=gen), model.FS_KEY: 24, model.FRAMES_KEY: 4}
+    cond = [[torch.randn(1, 77, 32, generator=gen), dict(values, **{model.CLIP_TOKENS_KEY: torch.randn(1, 5, 32)})]]
+    uncond = [[torch.zeros(1, 77, 32), dict(values, **{model.CLIP_TOKENS_KEY: torch.zeros(1, 5, 32)})]]
+    (latent,) = call_node("KSampler", model=patcher, seed=0, steps=5, cfg=3.0, sampler_name="ddpm",
+                          scheduler="simple", positive=cond, negative=uncond,
+                          latent_image={"samples": torch.zeros(4, 4, 8, 8)}, denoise=1.0)
+    assert torch.isfinite(latent["samples"]).all()
+    ms = patcher.model.model_sampling
+    steps = [round(float(ms.timestep(torch.tensor(s)))) for s, _ in seen]
+    assert steps == [999, 799, 599, 399, 199]
+    ratios = [r for _, r in seen]
+    assert ratios[:3] == [1.0, 1.0, 1.0] and ratios[3] > 1.0 and ratios[4] == 1.0  # only 399 -> 199 is in the ramp
