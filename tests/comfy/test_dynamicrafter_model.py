@@ -344,3 +344,72 @@ def test_ksampler_runs_the_dynamic_rescale_inside_the_ramp(models_dir):
     assert steps == [999, 799, 599, 399, 199]
     ratios = [r for _, r in seen]
     assert ratios[:3] == [1.0, 1.0, 1.0] and ratios[3] > 1.0 and ratios[4] == 1.0  # only 399 -> 199 is in the ramp
+
+
+# --- a whole sampling run against the official DDIM sampler -----------------------------------------------
+
+SAMPLING = GOLDEN / "dynamicrafter_sampling_tiny"
+
+
+def official_video(v: torch.Tensor) -> torch.Tensor:
+    """[1, C, T, h, w] -> ComfyUI's frames-as-batch [T, C, h, w]."""
+    return v[0].transpose(0, 1).contiguous()
+
+
+def comfy_sampling(patcher, g, first: int, start_vp: torch.Tensor, noises: list):
+    """ComfyUI's own ddpm sampler (= DDIM eta 1) from timestep g["timesteps"][first] to 0, the official per-step
+    noises fed through its noise_sampler; returns the VP states after each step and the final model-space x0."""
+    import comfy.sample
+    import comfy.samplers
+    from comfy.k_diffusion.sampling import sample_ddpm
+
+    model = pack_module("dynamicrafter.model")
+    ms = patcher.model.model_sampling
+    frames = g["x_T"].shape[2]
+    values = {model.IMAGE_LATENT_KEY: g["z0"] / 0.18215, model.FS_KEY: int(g["fs"][0]), model.FRAMES_KEY: frames}
+    positive = [[g["text"], dict(values, **{model.CLIP_TOKENS_KEY: g["clip_tokens"]})]]
+    negative = [[g["uc_text"], dict(values, **{model.CLIP_TOKENS_KEY: g["uc_clip_tokens"]})]]
+    sigmas = torch.tensor([float(ms.sigma(torch.tensor(float(t)))) for t in g["timesteps"][first:]] + [0.0])
+    queue = [official_video(n) for n in noises]
+    sampler = comfy.samplers.KSAMPLER(sample_ddpm, extra_options={"noise_sampler": lambda *_: queue.pop(0)})
+    s0 = float(sigmas[0])
+    # ComfyUI starts from x = noise·σ0, or noise·sqrt(1+σ0²) at the schedule's top (then x's VP state is the noise)
+    noise = start_vp if s0 >= float(ms.sigma_max) * (1 - 1e-5) else start_vp * (1 + s0 ** 2) ** 0.5 / s0
+    states = []
+    out = comfy.sample.sample_custom(
+        patcher, noise, 7.5, sampler, sigmas, positive, negative, torch.zeros_like(noise),
+        callback=lambda i, denoised, x, total: states.append(x / (1 + sigmas[i] ** 2).sqrt()), disable_pbar=True,
+        seed=0)
+    assert not queue, "every official noise was used"
+    return states[1:], out * 0.18215
+
+
+def sampling_model(models_dir):
+    save_file(golden_weights(GOLDEN / "dynamicrafter_tiny_dynamicrafter"), str(models_dir / "dc.safetensors"))
+    (patcher,) = call_node("CILGuidanceRescale", model=load("dc.safetensors"), multiplier=0.7, frames_per_video=0)
+    return patcher
+
+
+def test_sampling_run_equals_the_official_ddim_sampler(models_dir):
+    """CFG 7.5 + guidance rescale 0.7 + DDIM eta 1 with DynamiCrafter's dynamic rescale, from t = 799 down the
+    official trailing grid (799, 599, 399, 199): every state equals the official sampler's, and ComfyUI's last step
+    to 0 gives the official last x0 (the official sampler then re-noises it to alphā_0, a step ComfyUI leaves out)."""
+    g = load_file(str(SAMPLING / "io.safetensors"))
+    states, out = comfy_sampling(sampling_model(models_dir), g, 1, official_video(g["x_steps"][0]),
+                                 list(g["noises"][1:4]))
+    assert g["rescale"][3] > 1.2  # the 399 -> 199 step rescales x0: this run covers the ramp
+    for k, state in enumerate(states, start=1):
+        torch.testing.assert_close(state, official_video(g["x_steps"][k]), atol=2e-4, rtol=1e-4, msg=f"step {k}")
+    torch.testing.assert_close(out, official_video(g["pred_x0"][4]), atol=2e-4, rtol=1e-4)
+
+
+def test_first_step_from_pure_noise_is_close_to_official(models_dir):
+    """At t = 999 the official zero-SNR schedule has alphā = 0 exactly, so its first DDIM step keeps none of the
+    predicted noise (coefficient sqrt(1 - alphā_prev - σ²) = 0). ComfyUI's zsnr stand-in alphā = 4.9e-8 makes that
+    coefficient sqrt((1 - alphā_prev)(alphā_t/alphā_prev - alphā_t)) ≈ 1.6e-3: the first state differs by ~5e-3
+    (of values up to ~4), the rest of the run is exact (test above)."""
+    g = load_file(str(SAMPLING / "io.safetensors"))
+    g["timesteps"] = g["timesteps"][:2]  # 999 -> 799, then 799 -> 0
+    states, _ = comfy_sampling(sampling_model(models_dir), g, 0, official_video(g["x_T"]), [g["noises"][0]])
+    err = (states[0] - official_video(g["x_steps"][0])).abs().max()
+    assert err < 1e-2, err
