@@ -13,7 +13,7 @@ import comfy.model_base
 import comfy.supported_models_base
 
 from ..kernels.checkpoints import CheckpointError, load_state_dict
-from ..modelkit import build_patcher, key_problems
+from ..modelkit import build_patcher, requiring_fit
 from .configs import PRESETS, detect, module_state_dict
 from .unet import DynamiCrafterUNet
 
@@ -42,7 +42,7 @@ def next_sigma(sigma: torch.Tensor, sample_sigmas: torch.Tensor | None) -> torch
 class DynamiCrafterModel(comfy.model_base.BaseModel):
     def __init__(self, model_config, model_type=comfy.model_base.ModelType.V_PREDICTION, device=None):
         super().__init__(model_config, model_type, device=device, unet_model=DynamiCrafterUNet)
-        self.base_scale = model_config.base_scale
+        self.base_scale = model_config.preset.get("base_scale")
         self.concat_image = model_config.unet_config["dynamicrafter_config"]["unet"]["in_channels"] > 4
         # VideoCrafter's DDIM rescales the last x0 to s = 1; DynamiCrafter's keeps the last step's scale
         self.rescale_last = model_config.preset["variant"] == "videocrafter1"
@@ -90,11 +90,10 @@ class DynamiCrafterModel(comfy.model_base.BaseModel):
 
 
 def dynamic_rescale(args: dict) -> torch.Tensor:
-    """sampler_post_cfg_function: the official dynamic x0 rescale on the guided x0 (after CFG and guidance
-    rescale, as the official DDIM), the next sigma read off the sampler's schedule."""
+    """sampler_post_cfg_function (set by :func:`build_model` on models with a base_scale): the official dynamic x0
+    rescale on the guided x0 (after CFG and guidance rescale, as the official DDIM), the next sigma read off the
+    sampler's schedule."""
     model, denoised, sigma = args["model"], args["denoised"], args["sigma"]
-    if not getattr(model, "base_scale", None):
-        return denoised
     options = args["model_options"].get("transformer_options", {})
     factor = model.rescale_factor(sigma, next_sigma(sigma, options.get("sample_sigmas")))
     if factor is None:
@@ -114,7 +113,6 @@ class DynamiCrafterConfig(comfy.supported_models_base.BASE):
         self.preset = preset
         self.sampling_settings = {"beta_schedule": "linear", "linear_start": 0.00085, "linear_end": 0.012,
                                   "zsnr": bool(preset["zero_snr"])}
-        self.base_scale = preset.get("base_scale")
 
     def get_model(self, state_dict, prefix="", device=None):
         mtype = comfy.model_base.ModelType.V_PREDICTION if self.preset["prediction"] == "v" \
@@ -150,12 +148,8 @@ def resolve_preset(sd: dict, preset_name: str, source: str, name_hint: str | Non
 
 def build_model(sd: dict, config: dict, preset: dict, source: str, dtype: torch.dtype | None = None):
     """A ModelPatcher around a DynamiCrafterModel holding ``sd`` (strictly checked)."""
-    def check(expected):
-        problems = key_problems(expected, sd)
-        if problems:
-            raise ValueError(f"{source}: does not fit the detected UNet ({'; '.join(problems)})")
-        return sd
-    patcher = build_patcher(DynamiCrafterConfig(config, preset), sd, dtype, check)
+    patcher = build_patcher(DynamiCrafterConfig(config, preset), sd, dtype,
+                            requiring_fit(sd, source, "the detected UNet"))
     if preset.get("base_scale"):
         patcher.set_model_sampler_post_cfg_function(dynamic_rescale)
     return patcher

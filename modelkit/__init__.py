@@ -25,10 +25,22 @@ def key_problems(expected: dict, sd: dict, limit: int = 6) -> list[str]:
     return problems
 
 
+def requiring_fit(sd: dict, source: str, what: str) -> Callable[[dict], dict]:
+    """A ``check`` for :func:`build_patcher`: ``sd`` must fit the model's keys and shapes exactly, else a
+    ValueError naming ``source`` and listing the problems."""
+    def check(expected: dict) -> dict:
+        problems = key_problems(expected, sd)
+        if problems:
+            raise ValueError(f"{source}: does not fit {what} ({'; '.join(problems)})")
+        return sd
+    return check
+
+
 def build_patcher(model_config, sd: dict, dtype: torch.dtype | None, check: Callable[[dict], dict],
                   prepare: Callable | None = None):
     """A ModelPatcher around ``model_config.get_model`` holding ``sd``. ``check(expected_shapes)`` returns the
-    state dict to load or raises; ``prepare(model)`` adjusts the model before the weights go in."""
+    state dict to load or raises (e.g. :func:`requiring_fit`); ``prepare(model)`` adjusts the model before the
+    weights go in."""
     load_device = comfy.model_management.get_torch_device()
     offload_device = comfy.model_management.unet_offload_device()
     if dtype is None:

@@ -1,6 +1,7 @@
 """Shared input definitions and MODEL/SIGMAS plumbing."""
 from __future__ import annotations
 
+import comfy.utils
 import torch
 from comfy_api.latest import io
 
@@ -54,3 +55,9 @@ def parse_weight_dtype(name: str):
     if name not in WEIGHT_DTYPES:
         raise ValueError(f"weight_dtype '{name}' is unknown: use one of {', '.join(WEIGHT_DTYPES)}")
     return WEIGHT_DTYPES[name]
+
+
+def fit_image(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """The first image of an IMAGE batch, RGB, centre-cropped to the aspect and resized to width×height."""
+    pixels = comfy.utils.common_upscale(image[:1, :, :, :3].movedim(-1, 1), width, height, "bilinear", "center")
+    return pixels.movedim(1, -1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import comfy.model_management
-import comfy.utils
 import folder_paths
 import node_helpers
 import torch
@@ -10,7 +9,7 @@ from comfy_api.latest import io
 
 from ..consisti2v.attention_patch import apply_first_frame_attention
 from ..consisti2v.model import FIRST_FRAME_KEY, STRIDE_KEY, load_consisti2v
-from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
+from .common import LOADER_CATEGORY, fit_image, parse_weight_dtype, weight_dtype_input
 
 CATEGORY = "conditioning/video_models"
 MAX_STRIDE = 16
@@ -57,8 +56,7 @@ def first_frame_latent(vae, start_image, start_latent, width, height):
     elif start_image is not None:
         if vae is None:
             raise ValueError("vae: connect the SD 2.1 VAE to encode start_image")
-        pixels = comfy.utils.common_upscale(start_image[:1].movedim(-1, 1), width, height, "bilinear", "center")
-        latent = vae.encode(pixels.movedim(1, -1)[:, :, :, :3])
+        latent = vae.encode(fit_image(start_image, width, height))
     else:
         raise ValueError("start_image: connect the first frame (an IMAGE, or a LATENT to start_latent)")
     if latent.shape[1] != 4:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import comfy.model_management
-import comfy.utils
 import folder_paths
 import node_helpers
 import torch
@@ -12,7 +11,7 @@ from ..dynamicrafter.configs import PRESETS
 from ..dynamicrafter.model import CLIP_TOKENS_KEY, FRAMES_KEY, FS_KEY, IMAGE_LATENT_KEY, load_dynamicrafter
 from ..kernels.checkpoints import WEIGHTS
 from ..kernels.guidance import from_prediction, rescaled_guidance, to_prediction
-from .common import LOADER_CATEGORY, parse_weight_dtype, weight_dtype_input
+from .common import LOADER_CATEGORY, fit_image, parse_weight_dtype, weight_dtype_input
 
 CATEGORY = "conditioning/video_models"
 SIZE_STEP = 64  # VAE ×8, then three UNet downsamples
@@ -55,12 +54,6 @@ class CILLoadDynamiCrafter(io.ComfyNode):
             raise ValueError(f"unet_name: {unet_name} is not in models/diffusion_models")
         model, _ = load_dynamicrafter(path, model_type, weights, dtype)
         return io.NodeOutput(model)
-
-
-def resize_image(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """[1, H, W, 3] image center-cropped and resized to width×height (the official 'resize then crop')."""
-    pixels = comfy.utils.common_upscale(image[:1, :, :, :3].movedim(-1, 1), width, height, "bilinear", "center")
-    return pixels.movedim(1, -1)
 
 
 def clip_tokens(clip_vision, image: torch.Tensor) -> torch.Tensor:
@@ -111,7 +104,7 @@ class CILDynamiCrafterConditioning(io.ComfyNode):
         if width % SIZE_STEP or height % SIZE_STEP:
             raise ValueError(f"width/height: {width}×{height} must be multiples of {SIZE_STEP} pixels (the VAE "
                              "downsamples by 8 and the UNet halves that three times), e.g. 512×320 or 1024×576")
-        image = resize_image(start_image, width, height)
+        image = fit_image(start_image, width, height)
         latent = vae.encode(image)
         values = {IMAGE_LATENT_KEY: latent[:1], FS_KEY: int(frame_stride), FRAMES_KEY: int(length)}
         gray = torch.full_like(image, UNCOND_GRAY)

@@ -14,7 +14,7 @@ import comfy.supported_models
 from ..kernels.checkpoints import (HEAD_METADATA, NORM_EPS_METADATA, CheckpointError, convert_architecture,
                                    head_channels_beside, load_state_dict, strip_unet_prefix)
 from ..kernels.svd_keys import diffusers_norm_eps, is_diffusers_svd
-from ..modelkit import build_patcher, key_problems
+from ..modelkit import build_patcher, requiring_fit
 
 SVD_HEAD_CHANNELS = 64  # every released SVD / SVD-XT / SVD-CIL: num_attention_heads = channels / 64
 
@@ -36,13 +36,6 @@ def model_config_for(sd: dict, head_channels: int, source: str):
         unet_extra_config = dict(comfy.supported_models.SVD_img2vid.unet_extra_config, num_head_channels=head_channels)
 
     return SVDCIL(unet_config)
-
-
-def check_keys(expected: dict, sd: dict, source: str) -> dict:
-    problems = key_problems(expected, sd)
-    if problems:
-        raise ValueError(f"{source}: does not fit ComfyUI's SVD UNet ({'; '.join(problems)})")
-    return sd
 
 
 def read_svd_cil(path: str | Path, weights: str = "auto") -> tuple[dict, dict, int]:
@@ -83,7 +76,7 @@ def build_svd_model(sd: dict, head_channels: int, source: str, dtype: torch.dtyp
     """A ModelPatcher around ComfyUI's SVD_img2vid model holding ``sd`` (ComfyUI keys, strictly checked)."""
     prepare = (lambda model: apply_norm_eps(model.diffusion_model, norm_eps)) if norm_eps else None
     return build_patcher(model_config_for(sd, head_channels, source), sd, dtype,
-                         lambda expected: check_keys(expected, sd, source), prepare)
+                         requiring_fit(sd, source, "ComfyUI's SVD UNet"), prepare)
 
 
 def load_svd_cil(path: str | Path, weights: str = "auto", dtype: torch.dtype | None = None,

@@ -205,9 +205,8 @@ def test_conditioning_node_feeds_latent_tokens_and_stride(comfy):
     pos, neg, latent = call_node("CILDynamiCrafterConditioning", positive=text, negative=text, clip_vision=vision,
                                  start_image=image, vae=vae, width=128, height=64, length=5, frame_stride=17)
     assert latent["samples"].shape == (5, 4, 8, 16) and not latent["samples"].any()
-    nodes = pack_module("nodes.dynamicrafter")
     model = pack_module("dynamicrafter.model")
-    resized = nodes.resize_image(image, 128, 64)
+    resized = pack_module("nodes.common").fit_image(image, 128, 64)
     p, n = pos[0][1], neg[0][1]
     torch.testing.assert_close(p[model.IMAGE_LATENT_KEY], vae.encode(resized)[:1])
     torch.testing.assert_close(n[model.IMAGE_LATENT_KEY], p[model.IMAGE_LATENT_KEY])
