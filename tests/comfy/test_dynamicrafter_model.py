@@ -14,24 +14,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tests.support.node_calls import call_node, pack_module
+from tests.support.pickles import SystemCall
 
 pytestmark = pytest.mark.comfy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = FIXTURES / "golden"
 CASES = sorted(p for p in GOLDEN.glob("dynamicrafter_tiny_*") if p.is_dir())
-
-
-@pytest.fixture()
-def models_dir(comfy, monkeypatch, tmp_path):
-    """A private models/diffusion_models, first in ComfyUI's list."""
-    import folder_paths
-
-    dm = tmp_path / "diffusion_models"
-    dm.mkdir()
-    paths, exts = folder_paths.folder_names_and_paths["diffusion_models"]
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, "diffusion_models", ([str(dm)] + list(paths), exts))
-    return dm
 
 
 def load(name, model_type="auto", weights="auto"):
@@ -241,12 +230,7 @@ def test_extra_conds_concat_only_for_dynamicrafter(models_dir, variant):
 
 # --- bad input ----------------------------------------------------------------------------------------------
 
-class _RunsCode:
-    def __reduce__(self):
-        return (print, ("this pickle runs code",))
-
-
-def test_bad_files_are_refused_with_the_input_named(models_dir):
+def test_bad_files_are_refused_with_the_input_named(models_dir, tmp_path):
     from tests.support import tiny_models
     case = GOLDEN / "dynamicrafter_tiny_dynamicrafter"
     sd = golden_weights(case)
@@ -258,10 +242,12 @@ def test_bad_files_are_refused_with_the_input_named(models_dir):
     (models_dir / "cut.ckpt").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"unet_name: cut.ckpt: truncated"):
         load("cut.ckpt")
+    sentinel = tmp_path / "SENTINEL"
     with open(models_dir / "evil.ckpt", "wb") as f:
-        pickle.dump({"state_dict": {"x": _RunsCode()}}, f)
+        pickle.dump({"state_dict": {"x": SystemCall(sentinel)}}, f)
     with pytest.raises(ValueError, match=r"unet_name: evil.ckpt: contains Python objects that would run code"):
         load("evil.ckpt")
+    assert not sentinel.exists()
     missing = {k: v for k, v in sd.items() if "output_blocks.1" not in k}
     save_file(missing, str(models_dir / "missing.safetensors"))
     with pytest.raises(ValueError, match=r"missing.safetensors.*missing keys: .*output_blocks\.1"):

@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from tests.support.pickles import SystemCall
 from tests.support.node_calls import call_node, pack_module
 
 pytestmark = pytest.mark.comfy
@@ -46,19 +47,6 @@ def golden_folder(comfy):
 
     folder_paths.add_model_folder_path("diffusion_models", str(GOLDEN))
     return GOLDEN
-
-
-@pytest.fixture()
-def models_dir(comfy, monkeypatch, tmp_path):
-    """A private models/diffusion_models (first in the list, so the convert node writes there) and checkpoints."""
-    import folder_paths
-
-    dm = tmp_path / "diffusion_models"
-    dm.mkdir()
-    for kind in ("diffusion_models", "checkpoints"):
-        paths, exts = folder_paths.folder_names_and_paths[kind]
-        monkeypatch.setitem(folder_paths.folder_names_and_paths, kind, ([str(dm)] + list(paths), exts))
-    return dm
 
 
 # --- the mapping against ComfyUI's own full-size SVD --------------------------------------------------------------
@@ -232,22 +220,13 @@ def test_svd_cil_checkpoint_samples_through_core_svd_nodes(golden_folder, models
 
 # --- bad input ----------------------------------------------------------------------------------------------
 
-class RunsCode:
-    def __init__(self, sentinel):
-        self.sentinel = str(sentinel)
-
-    def __reduce__(self):
-        import os
-        return os.system, (f"touch {self.sentinel}",)
-
-
 def load_node(name, **kw):
     return call_node("CILLoadSVDCIL", unet_name=name, weights=kw.pop("weights", "auto"), weight_dtype="fp32", **kw)
 
 
 def test_loader_refuses_pickle_that_runs_code(models_dir, tmp_path):
     sentinel = tmp_path / "SENTINEL"
-    torch.save({"state_dict": {"w": torch.ones(1)}, "x": RunsCode(sentinel)}, models_dir / "evil.ckpt")
+    torch.save({"state_dict": {"w": torch.ones(1)}, "x": SystemCall(sentinel)}, models_dir / "evil.ckpt")
     with pytest.raises(ValueError, match=r"unet_name: evil.ckpt: contains Python objects that would run code"):
         load_node("diffusion_models/evil.ckpt")
     with pytest.raises(ValueError, match=r"ckpt_name: evil.ckpt: contains Python objects that would run code"):

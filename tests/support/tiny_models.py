@@ -261,7 +261,6 @@ def tiny_sigmas(model, steps=2, scheduler="karras"):
 def write_tiny_checkpoint(path, kind="svd", seed=0):
     """Write an SVD-style checkpoint (UNet + VAE [+ CLIP vision for svd]) with random weights; the
     safetensors metadata marks it (``cdi2v_tiny``) and carries the configs as JSON strings."""
-    import safetensors.torch
     from comfy.ldm.models.autoencoder import AutoencoderKL
 
     if kind not in ("svd", "eps", "v", "flow"):
@@ -281,9 +280,8 @@ def write_tiny_checkpoint(path, kind="svd", seed=0):
         clip_vision = _clip_vision(seed=seed + 2)
         sd.update({CLIP_VISION_PREFIX + k: v for k, v in clip_vision.get_sd().items()})
         metadata["cdi2v_tiny_clip_vision_config"] = json.dumps(CLIP_VISION_CONFIG)
-    sd = {k: v.detach().to(torch.float16).contiguous() for k, v in sd.items()}  # fp16 like real SVD files
-    safetensors.torch.save_file(sd, path, metadata=metadata)
-    return path
+    sd = {k: v.detach().to(torch.float16) for k, v in sd.items()}  # fp16 like real SVD files
+    return _save_weights(sd, path, metadata)
 
 
 def tiny_checkpoint_metadata(path):
@@ -384,12 +382,20 @@ def consisti2v_state_dict(config=None, seed=0):
     return sd
 
 
+def _save_weights(sd, path, metadata=None):
+    """safetensors, or for a .ckpt name a plain ``{"state_dict": ...}`` pickle as the official releases."""
+    sd = {k: v.contiguous() for k, v in sd.items()}
+    if str(path).lower().endswith(".ckpt"):
+        torch.save({"state_dict": sd, "global_step": 0}, path)
+    else:
+        import safetensors.torch
+        safetensors.torch.save_file(sd, path, metadata=metadata)
+    return path
+
+
 def write_tiny_consisti2v(path, seed=0):
     """A single-file ConsistI2V UNet (no metadata marker: the pack's real loader reads it)."""
-    import safetensors.torch
-    sd = consisti2v_state_dict(seed=seed)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path)
-    return path
+    return _save_weights(consisti2v_state_dict(seed=seed), path)
 
 
 @functools.lru_cache(maxsize=None)
@@ -425,12 +431,10 @@ def _tiny_clip(config, embedding_directory=None):
 
 def write_tiny_text_encoder(path, seed=0):
     """A tiny SD 2.x text encoder file (transformers key names), marked in its metadata."""
-    import safetensors.torch
     clip = _tiny_clip(TEXT_ENCODER_CONFIG)
     sd = random_state_dict(clip.cond_stage_model.clip_h.transformer, seed)
     metadata = {METADATA_KEY: "sd2_clip", "cdi2v_tiny_text_config": json.dumps(TEXT_ENCODER_CONFIG)}
-    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path, metadata=metadata)
-    return path
+    return _save_weights(sd, path, metadata)
 
 
 def load_tiny_text_encoder(path, embedding_directory=None):
@@ -444,22 +448,18 @@ def load_tiny_text_encoder(path, embedding_directory=None):
 
 def write_tiny_vae(path, seed=0):
     """A tiny SD VAE file with the marker key the tiny loader pack looks for."""
-    import safetensors.torch
     from comfy.ldm.models.autoencoder import AutoencoderKL
     sd = random_state_dict(AutoencoderKL(**json.loads(json.dumps(VAE_CONFIG))), seed)
     sd[TINY_VAE_KEY] = torch.ones(1)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path)
-    return path
+    return _save_weights(sd, path)
 
 
 def write_tiny_clip_vision(path, seed=0):
     """A tiny CLIP ViT file (ComfyUI's clip-vision keys), marked so the tiny loader pack's CLIPVisionLoader
     wrapper builds it with the tiny config."""
-    import safetensors.torch
     sd = _clip_vision(seed=seed).model.state_dict()
     metadata = {METADATA_KEY: "clip_vision", "cdi2v_tiny_clip_vision_config": json.dumps(CLIP_VISION_CONFIG)}
-    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()}, path, metadata=metadata)
-    return path
+    return _save_weights(sd, path, metadata)
 
 
 def load_tiny_clip_vision(path):
@@ -494,26 +494,11 @@ def dynamicrafter_state_dict(variant="dynamicrafter", seed=0):
     """Random weights of a tiny DynamiCrafter / VideoCrafter1 UNet + image projector, keyed as the release
     checkpoints (``model.diffusion_model.*``, ``image_proj_model.*``)."""
     unet_mod = pack_module("dynamicrafter.unet")
+    import comfy.ops
     unet = unet_mod.DynamiCrafterUNet(dynamicrafter_config=json.loads(json.dumps(DYNAMICRAFTER_CONFIGS[variant])),
-                                      dtype=torch.float32, operations=_disable_init_ops())
+                                      dtype=torch.float32, operations=comfy.ops.disable_weight_init)
     sd = random_state_dict(unet, seed)
     return {(k if k.startswith("image_proj_model.") else UNET_PREFIX + k): v for k, v in sd.items()}
-
-
-def _disable_init_ops():
-    import comfy.ops
-    return comfy.ops.disable_weight_init
-
-
-def _save_weights(sd, path, metadata=None):
-    """safetensors, or for a .ckpt name a plain ``{"state_dict": ...}`` pickle as the official releases."""
-    sd = {k: v.contiguous() for k, v in sd.items()}
-    if str(path).lower().endswith(".ckpt"):
-        torch.save({"state_dict": sd, "global_step": 0}, path)
-    else:
-        import safetensors.torch
-        safetensors.torch.save_file(sd, path, metadata=metadata)
-    return path
 
 
 def write_tiny_dynamicrafter(path, variant="dynamicrafter", seed=0):
@@ -525,7 +510,7 @@ def write_tiny_svd_cil(path, seed=0):
     """A tiny SVD UNet in ComfyUI keys (as CIL Convert Checkpoint writes SVD-CIL), head width in the metadata."""
     model_config = _model_config("svd", unet_config("svd"))
     model = model_config.get_model({})
-    metadata = {"cil_head_channels": str(model_config.unet_config["num_head_channels"])}
+    metadata = {pack_module("kernels.checkpoints").HEAD_METADATA: str(model_config.unet_config["num_head_channels"])}
     return _save_weights(random_state_dict(model.diffusion_model, seed), path, metadata)
 
 

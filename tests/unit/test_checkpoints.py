@@ -1,7 +1,6 @@
 """Safe checkpoint reading, container unwrapping, safetensors writing and the CLI (kernels/checkpoints.py)."""
 from __future__ import annotations
 
-import builtins
 import os
 import pickle
 import subprocess
@@ -15,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from kernels.checkpoints import (HEAD_METADATA, NORM_EPS_METADATA, CheckpointError, convert_file, read_checkpoint,
                                  select_weights, strip_prefixes, write_safetensors)
+from tests.support.pickles import SystemCall, WritesSentinel
 
 pytestmark = pytest.mark.unit
 
@@ -35,24 +35,6 @@ def assert_same(a: dict, b: dict):
 
 
 # --- payloads that would run code -----------------------------------------------------------------------------
-
-class WritesSentinel:
-    """Unpickling calls builtins.exec, which writes the sentinel file (only an unsafe loader would)."""
-
-    def __init__(self, sentinel):
-        self.sentinel = str(sentinel)
-
-    def __reduce__(self):
-        return builtins.exec, (f"open({self.sentinel!r}, 'w').write('ran')",)
-
-
-class SystemCall:
-    def __init__(self, sentinel):
-        self.sentinel = str(sentinel)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.sentinel}",)
-
 
 class CustomObject:
     pass
