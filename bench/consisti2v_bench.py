@@ -299,33 +299,44 @@ def parity_and_speed(opts, work: Path, config: dict) -> None:
         diff = (out - ref).abs().max().item()
         scale = ref.abs().max().item()
         print(f"  ours: torch {torch.__version__}, ComfyUI {comfy_root}, threads {torch.get_num_threads()}")
-        runs = {"official": child.run_once, "ours": lambda: timed(call)}
-        times = {"official": [], "ours": []}  # (wall, cpu) per call
-        for i in range(opts.repeats):  # strictly A B A B ...: a burst of load rarely hits one side twice
-            for side in ("official", "ours"):
-                times[side].append(runs[side]())
-            print(f"  pair {i + 1}/{opts.repeats}: official {times['official'][-1][0]:.2f} s, ours "
-                  f"{times['ours'][-1][0]:.2f} s (wall); load average {os.getloadavg()[0]:.1f}", flush=True)
+        stats, pairs = interleaved(child, call, opts.repeats)
     finally:
         child.close()
-    stats = {side: summary(v) for side, v in times.items()}
-    pairs = [o[0] / r[0] for o, r in zip(times["ours"], times["official"])]
     shape = tuple(inputs["sample"].shape)
     print(f"\n== forward, ours vs official: {opts.preset} channels, {opts.frames} frames ({opts.frames - 1} noisy + "
           f"the clean first), {opts.latent}x{opts.latent} latent, batch {opts.batch} (sample {shape}), fp32 CPU, "
           f"{opts.threads} threads, {opts.repeats} interleaved pairs ==")
-    print(f"  {'':16s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s} {'CPU min':>9s} {'act. peak MiB':>14s}")
-    for side, peak in (("official", ready["peak_kib"]), ("ours", our_peak)):
-        print(f"  {side:16s} " + " ".join(f"{v:{w}.2f}" for v, w in zip(stats[side], (11, 9, 11, 9)))
-              + f" {mib(peak):>14s}")
-    print(f"  {'ours / official':16s} " + " ".join(f"{o / r:{w}.3f}" for o, r, w in
-                                                 zip(stats["ours"], stats["official"], (11, 9, 11, 9)))
-          + f" {ratio(our_peak, ready['peak_kib']):>14s}")
+    print_table(stats, ready["peak_kib"], our_peak)
     print(f"  per-pair wall ratio ours/official: median {statistics.median(pairs):.3f}, min {min(pairs):.3f}, max "
           f"{max(pairs):.3f}; first calls (not counted): official {ready['first_s']:.1f} s (while we loaded), ours "
           f"{our_first:.1f} s")
     print(f"  output max |ours - official| = {diff:.3e}; relative to max |official| ({scale:.3f}): "
           f"{diff / scale:.3e}")
+
+
+def interleaved(child, call, repeats: int) -> tuple[dict, list]:
+    """Time the official child's forward and ``call`` strictly alternately (A B A B ...: a burst of load rarely hits
+    one side twice): ({side: summary}, per-pair wall ratios ours/official)."""
+    runs = {"official": child.run_once, "ours": lambda: timed(call)}
+    times = {"official": [], "ours": []}  # (wall, cpu) per call
+    for i in range(repeats):
+        for side in ("official", "ours"):
+            times[side].append(runs[side]())
+        print(f"  pair {i + 1}/{repeats}: official {times['official'][-1][0]:.2f} s, ours "
+              f"{times['ours'][-1][0]:.2f} s (wall); load average {os.getloadavg()[0]:.1f}", flush=True)
+    pairs = [o[0] / r[0] for o, r in zip(times["ours"], times["official"])]
+    return {side: summary(v) for side, v in times.items()}, pairs
+
+
+def print_table(stats: dict, official_peak, our_peak) -> None:
+    """Wall/CPU medians and minima and activation peaks of both sides, and ours/official."""
+    print(f"  {'':16s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s} {'CPU min':>9s} {'act. peak MiB':>14s}")
+    for side, peak in (("official", official_peak), ("ours", our_peak)):
+        print(f"  {side:16s} " + " ".join(f"{v:{w}.2f}" for v, w in zip(stats[side], (11, 9, 11, 9)))
+              + f" {mib(peak):>14s}")
+    print(f"  {'ours / official':16s} " + " ".join(f"{o / r:{w}.3f}" for o, r, w in
+                                                 zip(stats["ours"], stats["official"], (11, 9, 11, 9)))
+          + f" {ratio(our_peak, official_peak):>14s}")
 
 
 def summary(calls: list) -> tuple[float, float, float, float]:

@@ -45,8 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.consisti2v_bench import (CHILD_PREAMBLE, MARK, OfficialChild, boot_comfy, mib, peak_of,  # noqa: E402
-                                    ratio, summary, timed)
+from bench.consisti2v_bench import (CHILD_PREAMBLE, MARK, OfficialChild, boot_comfy, interleaved,  # noqa: E402
+                                    peak_of, print_table)
 
 PRESETS = {
     "512": "configs/inference_512_v1.0.yaml",  # read by the child from the official checkout
@@ -185,31 +185,16 @@ def parity_and_speed(opts, work: Path) -> None:
         if out.shape != ref.shape:
             raise RuntimeError(f"output shapes differ: ours {tuple(out.shape)}, official {tuple(ref.shape)}")
         diff, scale = (out - ref).abs().max().item(), ref.abs().max().item()
-        runs = {"official": child.run_once, "ours": lambda: timed(call)}
-        times = {"official": [], "ours": []}  # (wall, cpu) per call
-        for i in range(opts.repeats):  # strictly A B A B ...
-            for side in ("official", "ours"):
-                times[side].append(runs[side]())
-            print(f"  pair {i + 1}/{opts.repeats}: official {times['official'][-1][0]:.2f} s, ours "
-                  f"{times['ours'][-1][0]:.2f} s (wall); load average {os.getloadavg()[0]:.1f}", flush=True)
+        stats, pairs = interleaved(child, call, opts.repeats)
     finally:
         child.close()
-    stats = {side: summary(v) for side, v in times.items()}
-    pairs = [o[0] / r[0] for o, r in zip(times["ours"], times["official"])]
     b, c, n, h, w = inputs["x"].shape
     per_frame = saved["config"]["image_proj"].get("video_length") == n
     print(f"\n== forward (Resampler + UNet), ours vs official: {opts.preset} preset, batch {b}, {n} frames, {h}x{w} "
           f"latent (x {tuple(inputs['x'].shape)}), fs {opts.fs}, t {TIMESTEP}, image context "
           f"{'per frame' if per_frame else 'all tokens every frame'}; fp32 CPU, {opts.threads} threads, "
           f"{opts.repeats} interleaved pairs ==")
-    print(f"  {'':16s} {'wall median':>11s} {'wall min':>9s} {'CPU median':>11s} {'CPU min':>9s} "
-          f"{'act. peak MiB':>14s}")
-    for side, peak in (("official", ready["peak_kib"]), ("ours", our_peak)):
-        print(f"  {side:16s} " + " ".join(f"{v:{w}.2f}" for v, w in zip(stats[side], (11, 9, 11, 9)))
-              + f" {mib(peak):>14s}")
-    print(f"  {'ours / official':16s} " + " ".join(f"{o / r:{w}.3f}" for o, r, w in
-                                                 zip(stats["ours"], stats["official"], (11, 9, 11, 9)))
-          + f" {ratio(our_peak, ready['peak_kib']):>14s}")
+    print_table(stats, ready["peak_kib"], our_peak)
     print("  per-pair wall ratio ours/official: " + ", ".join(f"{p:.3f}" for p in pairs)
           + f" (median {statistics.median(pairs):.3f}); first calls (not counted): official {ready['first_s']:.1f} s "
           f"(while we loaded), ours {our_first:.1f} s")
