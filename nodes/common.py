@@ -7,6 +7,7 @@ from comfy_api.latest import io
 
 from ..kernels.noise_objects import StartState
 from ..kernels.pyoco import NOISE_TYPES
+from ..kernels.text import quoted  # noqa: F401  (re-exported for the nodes' error messages)
 
 NOISE_CATEGORY = "sampling/custom_sampling/noise"
 LOADER_CATEGORY = "loaders/video_models"
