@@ -98,16 +98,28 @@ def ldm_alphas_cumprod(timesteps: int = 1000, linear_start: float = 0.00085, lin
     return ab
 
 
+def official_trailing_grid(M: float, steps: int) -> np.ndarray:
+    """The official ``make_ddim_timesteps("uniform_trailing", steps, M)`` grid as it computes it, descending:
+    round(arange(M, 0, -M/S)) - 1 (numpy rounding, ties to even). For some (M, S) the float step makes ``arange``
+    yield one extra value near 0, i.e. a timestep -1 (e.g. M = 920, S = 50)."""
+    return np.round(np.arange(float(M), 0, -float(M) / steps)).astype(np.int64) - 1
+
+
 def uniform_trailing_timesteps(M: float, steps: int) -> list[int]:
-    """The official ``make_ddim_timesteps("uniform_trailing", steps, M)`` grid, descending: t_i = round(M − i·M/S) − 1
-    (numpy rounding, ties to even). The first step is M − 1."""
+    """The official ``uniform_trailing`` DDIM grid, descending, with exactly ``steps`` timesteps for every
+    1 <= steps <= M: t_i = round(M - i*M/S) - 1. The first step is M - 1. Where the official grid gains a
+    timestep -1 (a float artifact of ``arange``), that entry is dropped: every other entry is the official one."""
     if steps < 1:
         raise ValueError(f"steps = {steps}: use at least 1 step")
-    c = float(M) / steps
-    ts = (np.round(np.arange(float(M), 0, -c)).astype(np.int64) - 1).tolist()
-    if len(set(ts)) != len(ts) or min(ts) < 0:
-        raise ValueError(f"steps = {steps} is too many for M = {M:g}: use at most {int(M) // 2} steps with "
-                         "uniform_trailing, or another schedule")
+    if M < 1:
+        raise ValueError(f"M = {M:g} is below 1: the uniform_trailing grid needs M >= 1 (its last timestep is 0)")
+    if steps > M:
+        raise ValueError(f"steps = {steps} is more than the start time M = {M:g}: the uniform_trailing grid has at "
+                         f"most one step per timestep, so use at most {int(M)} steps (or a larger M)")
+    ts = official_trailing_grid(M, steps)
+    ts = ts[ts >= 0].tolist()
+    if len(ts) != steps or len(set(ts)) != steps:  # impossible for steps <= M (spacing M/S >= 1)
+        raise AssertionError(f"uniform_trailing grid for M = {M:g}, steps = {steps} came out as {ts}")
     return ts
 
 

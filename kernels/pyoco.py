@@ -5,8 +5,11 @@ progressive:  eps_0 = eta_0,  eps_f = sqrt(a²/(1+a²))·eps_(f-1) + sqrt(1/(1+a
 
 Both have unit variance per element; mixed frames correlate by a²/(1+a²) (0.5 at a = 1, the
 ConsistI2V default), progressive neighbours by sqrt(a²/(1+a²)). Draws use a CPU generator in the
-official order (shared [B,C,1,H,W] first, then independent [B,C,T,H,W]), so a seed reproduces the
-official noise; 4-D frames-as-batch latents get the same numbers as the 5-D video [1,C,T,H,W].
+official order (mixed: shared [B,C,1,H,W] first, then independent [B,C,T,H,W]; progressive: a whole
+[B,C,T,H,W] draw whose frame 0 starts the chain, then the [B,C,T,H,W] draw whose frames 1.. continue it),
+so a seed reproduces the official noise where the official code draws on the CPU (on a GPU it uses the
+CUDA generator: other numbers, same distribution); 4-D frames-as-batch latents get the same numbers as the
+5-D video [1,C,T,H,W].
 """
 from __future__ import annotations
 
@@ -49,8 +52,9 @@ def video_noise(shape, seed: int, kind: str = "pyoco_mixed", alpha: float = 1.0,
         shared = torch.randn((b, c, 1, h, w), generator=gen) * shared_w
         video = shared + torch.randn((b, c, t, h, w), generator=gen) * own_w
     else:
+        start = torch.randn((b, c, t, h, w), generator=gen)  # the official code keeps only its frame 0
         eta = torch.randn((b, c, t, h, w), generator=gen)
-        frames = [eta[:, :, 0]]
+        frames = [start[:, :, 0]]
         for f in range(1, t):
             frames.append(shared_w * frames[-1] + own_w * eta[:, :, f])
         video = torch.stack(frames, dim=2)

@@ -89,8 +89,10 @@ class CILDynamiCrafterConditioning(io.ComfyNode):
                 io.Int.Input("length", default=16, min=1, max=1024, tooltip=(
                     "Frames to generate (the models were trained on 16).")),
                 io.Int.Input("frame_stride", default=24, min=1, max=1000, tooltip=(
-                    "DynamiCrafter: frame stride conditioning (CIL inference uses 24 for 512 and 1024; higher = "
-                    "more motion per frame). VideoCrafter1: the fps conditioning (official 24).")),
+                    "The model's motion conditioning; its direction differs per model. DynamiCrafter 512 / 1024: "
+                    "an fps (official 24 at 512, 10 at 1024; recommended 15-30 / 5-15): LOWER = more motion per "
+                    "frame (CIL inference uses 24 for both). DynamiCrafter 256: the frame stride (official 3, "
+                    "recommended 1-6): HIGHER = more motion. VideoCrafter1: its fps conditioning (official 24).")),
             ],
             outputs=[io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative"),
                      io.Latent.Output(display_name="latent")],

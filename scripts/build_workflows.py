@@ -782,7 +782,8 @@ on it: **more motion**, same first frame. No noise is added at inference.
 trailing grid from t = 999 (= `simple` scheduler at M = 1000), CFG 7.5 with *Guidance Rescale* 0.7. Analytic-Init at
 M = 1000 is plain noise under zero-SNR, so no Analytic-Init node is needed here.
 
-**Knobs**: *frame_stride* higher = more motion per frame; Guidance Rescale 0.7 keeps colours from burning at CFG 7.5;
+**Knobs**: *frame_stride* is an fps on the 512 and 1024 models: LOWER = more motion per frame (official range 15-30
+at 512, 5-15 at 1024; on the 256 model it is a frame stride, where higher = more motion); Guidance Rescale 0.7 keeps colours from burning at CFG 7.5;
 for the 1024 model (`GraceZhao/DynamiCrafter-CIL-1024`) pick *model_type* `dynamicrafter_1024` and 1024x576.
 
 """ + DC_FILES_NOTE
@@ -791,7 +792,7 @@ DC_AI_NOTE = """## DynamiCrafter 1024 + Analytic-Init (CIL, training-free)
 The original DynamiCrafter with **Analytic-Init**: sampling starts at M = 940 instead of 1000 from the Gaussian that
 matches the real noisy video there (the released 1024 statistics), so the model copies the image less: more motion.
 
-**Settings**: 1024x576, 16 frames, *frame_stride* 10 (the 1024 model's default), DDIM eta 1 (`ddpm`), 50 steps on
+**Settings**: 1024x576, 16 frames, *frame_stride* 10 (the 1024 model's default fps; lower = more motion), DDIM eta 1 (`ddpm`), 50 steps on
 the trailing grid from t = M - 1 (Analytic-Init outputs these SIGMAS), CFG 7.5 + Guidance Rescale 0.7.
 
 **Knobs**: Analytic-Init *M* 940; lower = more motion, below ~820 quality drops (README sweep). *data_scale* 0.3

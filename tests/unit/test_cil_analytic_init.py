@@ -67,6 +67,40 @@ def test_start_sigmas_uniform_trailing_is_the_official_grid():
     assert ai.uniform_trailing_timesteps(1000, 50)[:3] == [999, 979, 959]
 
 
+def test_uniform_trailing_whole_sweep():
+    """Every integer M <= 1000 and steps <= min(M, 100): exactly `steps` distinct descending timesteps from M - 1,
+    equal to the official grid wherever that has no timestep -1; where it has one (3,389 pairs, 3,255 of them with
+    steps <= M // 2) only that entry is gone."""
+    pairs = official_broken = within_half = 0
+    for M in range(1, 1001):
+        for steps in range(1, min(M, 100) + 1):
+            ts = ai.uniform_trailing_timesteps(M, steps)
+            official = ai.official_trailing_grid(M, steps).tolist()
+            assert len(ts) == steps and ts[0] == M - 1 and ts[-1] >= 0, (M, steps)
+            assert all(a > b for a, b in zip(ts, ts[1:])), (M, steps)
+            if official[-1] == -1:
+                official_broken += 1
+                within_half += steps <= M // 2
+                assert len(official) == steps + 1 and min(official[:-1]) >= 0, (M, steps)
+                official = official[:-1]
+            assert ts == official, (M, steps)
+            pairs += 1
+    assert pairs == 95050 and official_broken == 3389 and within_half == 3255
+    assert ai.official_trailing_grid(920, 50)[-1] == -1 and ai.official_trailing_grid(57, 25)[-1] == -1
+    assert ai.uniform_trailing_timesteps(920, 50)[-3:] == [54, 36, 17]
+
+
+@pytest.mark.parametrize("M", [0.5, 940.25, 999.5])
+def test_uniform_trailing_fractional_M(M):
+    if M < 1:
+        with pytest.raises(ValueError, match="below 1"):
+            ai.uniform_trailing_timesteps(M, 1)
+        return
+    for steps in (1, 7, 50, 100):
+        ts = ai.uniform_trailing_timesteps(M, steps)
+        assert len(set(ts)) == steps and min(ts) >= 0
+
+
 def test_start_sigmas_karras_and_flow():
     sig = ai.start_sigmas(EDM(), 100, 25)
     assert float(sig[0]) == 100.0 and float(sig[-1]) == 0 and len(sig) == 26
@@ -84,7 +118,7 @@ def test_start_sigmas_bad_combinations():
         ai.start_sigmas(EDM(), 100, 25, "uniform_trailing")
     with pytest.raises(ValueError, match="linear_timesteps needs a timestep-based"):
         ai.start_sigmas(EDM(), 100, 25, "linear_timesteps")
-    with pytest.raises(ValueError, match="too many"):
+    with pytest.raises(ValueError, match="steps = 50 is more than the start time M = 10: .* use at most 10 steps"):
         ai.start_sigmas(Discrete(), 10, 50)
     with pytest.raises(ValueError, match="schedule 'cosine' is unknown"):
         ai.start_sigmas(Discrete(), 900, 10, "cosine")

@@ -60,6 +60,21 @@ def test_dtype_and_official_draw_order():
     torch.testing.assert_close(noise.float(), expected, atol=2e-3, rtol=0)
 
 
+def test_progressive_is_the_official_two_draw_recipe():
+    """Restates the official `pyoco_progressive` (ConsistI2V pipeline_conditional_animation.py, single generator):
+    latents = randn(shape); ind = randn(shape)·sqrt(1/(1+a²)); latents[:, :, j] = latents[:, :, j-1]·sqrt(a²/(1+a²))
+    + ind[:, :, j] for j >= 1."""
+    shape, alpha = (2, 4, 5, 3, 3), 1.5
+    a2 = alpha ** 2
+    g = torch.Generator().manual_seed(11)
+    latents = torch.randn(shape, generator=g)
+    ind = torch.randn(shape, generator=g) * (1 / (1 + a2)) ** 0.5
+    for j in range(1, shape[2]):
+        latents[:, :, j] = latents[:, :, j - 1] * (a2 / (1 + a2)) ** 0.5 + ind[:, :, j]
+    ours = pyoco.video_noise(shape, seed=11, kind="pyoco_progressive", alpha=alpha)
+    torch.testing.assert_close(ours, latents, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("shape, words", [((4, 4), "must be 4-D"), ((1, 2, 3, 4, 5, 6), "must be 4-D")])
 def test_bad_shape(shape, words):
     with pytest.raises(ValueError, match=words):
