@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .memory import check_fits
+
 EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
 BORDERS = ("reflect", "replicate")
 ZOOM_RANGE = (1 / 8, 8.0)
@@ -97,6 +99,10 @@ def _check_quad(corners: torch.Tensor) -> None:
                          "bottom-left (crossed, folded or mirrored corners cannot be reached smoothly)")
 
 
+def _flat(value) -> list[float]:
+    return [x for v in value for x in _flat(v)] if isinstance(value, (tuple, list)) else [float(value)]
+
+
 @dataclass(frozen=True)
 class Move:
     """One camera move over the [start, end] fraction of the clip.
@@ -120,6 +126,11 @@ class Move:
         if self.kind not in ("pan", "zoom", "roll", "perspective"):
             raise ValueError(f"camera move '{self.kind}' is unknown: use pan, zoom, roll or perspective")
         ease(torch.zeros(1), self.easing)
+        values = {"angle": self.angle, "distance": self.distance, "scale": self.scale, "start": self.start,
+                  "end": self.end, "center": self.center, "corners": self.corners}
+        for name, value in values.items():
+            if not all(math.isfinite(v) for v in _flat(value)):
+                raise ValueError(f"camera move {name} {value} is not a finite number: give a number")
         if not (0.0 <= self.start < self.end <= 1.0):
             raise ValueError(f"move span start={self.start}, end={self.end}: need 0 <= start < end <= 1")
         if self.kind == "zoom" and not (ZOOM_RANGE[0] <= self.scale <= ZOOM_RANGE[1]):
@@ -212,74 +223,110 @@ def _fold(grid: torch.Tensor, border: str) -> torch.Tensor:
     return torch.where(g > 2, 4 - g, g) - 1
 
 
+def supersample_for(matrices: torch.Tensor, src_height: int, src_width: int, height: int, width: int) -> int:
+    """Samples per output pixel side (1..4): enough per source pixel when a view minifies the source."""
+    quads = view_quads(matrices)
+    x, y = quads[..., 0], quads[..., 1]
+    area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()  # shoelace; the full frame is 4
+    shrink = (area / 4).sqrt().max().item() * max(src_width / width, src_height / height)
+    if not math.isfinite(shrink):
+        raise ValueError("the camera path has a non-finite view (NaN or inf): check the Camera Move inputs")
+    return max(1, min(4, math.ceil(shrink - 1e-6)))
+
+
+def render_bytes(frames: int, height: int, width: int, channels: int) -> int:
+    """Peak memory of :func:`render` beyond its input: the float32 output and one band's working set."""
+    return 4 * frames * height * width * channels + BAND_BYTES
+
+
+BAND_SAMPLES = 1 << 18  # sample points per band of rows: bounds the float64 grid work of one step
+BAND_BYTES = BAND_SAMPLES * 200  # that work: points, mapped points, folded grid (float64), samples (float32)
+
+
 def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int, border: str = "reflect",
-           supersample: int | None = None) -> torch.Tensor:
-    """Render ``image`` [H, W, C] (float, 0..1) through per-frame homographies -> [T, height, width, C]."""
+           supersample: int | None = None, on_frame=None, memory_limit: int | None = None) -> torch.Tensor:
+    """Render ``image`` [H, W, C] (float, 0..1) through per-frame homographies -> [T, height, width, C] float32.
+
+    Frames are written into one preallocated output, a band of rows at a time, so the peak stays near the
+    output's size. ``on_frame(i)`` is called after frame ``i`` (progress, interruption); with ``memory_limit``
+    (bytes) a render that cannot fit is refused before anything is allocated.
+    """
     if border not in BORDERS:
         raise ValueError(f"border '{border}' is unknown: use one of {', '.join(BORDERS)}")
     if image.ndim != 3:
         raise ValueError(f"image must be [H, W, C]; got {tuple(image.shape)}")
-    src_h, src_w = image.shape[:2]
-    if supersample is None:  # enough samples per source pixel when the view minifies the source
-        quads = view_quads(matrices)
-        x, y = quads[..., 0], quads[..., 1]
-        area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()  # shoelace; the full frame is 4
-        shrink = (area / 4).sqrt().max().item() * max(src_w / width, src_h / height)
-        supersample = max(1, min(4, math.ceil(shrink - 1e-6)))
-    hs, ws = height * supersample, width * supersample
+    src_h, src_w, channels = image.shape
+    check_fits(render_bytes(len(matrices), height, width, channels), memory_limit,
+               f"a {len(matrices)}-frame {width}x{height} camera layout", "lower frames, width or height")
+    if supersample is None:
+        supersample = supersample_for(matrices, src_h, src_w, height, width)
+    s = supersample
+    hs, ws = height * s, width * s
     ys = (torch.arange(hs, dtype=torch.float64) + 0.5) / hs * 2 - 1
     xs = (torch.arange(ws, dtype=torch.float64) + 0.5) / ws * 2 - 1
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)
+    rows = max(1, BAND_SAMPLES // (ws * s))  # output rows per band
     src = image.permute(2, 0, 1).unsqueeze(0).float()
-    frames = []
-    for m in matrices:  # one frame at a time: memory stays at one supersampled frame
-        mapped = pts @ m.T
-        grid = (mapped[:, :2] / mapped[:, 2:]).reshape(1, hs, ws, 2)
-        out = F.grid_sample(src, _fold(grid, border).float(), mode="bilinear", padding_mode="border",
-                            align_corners=False)
-        frames.append(F.avg_pool2d(out, supersample) if supersample > 1 else out)
-    return torch.cat(frames).permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(len(matrices), height, width, channels, dtype=torch.float32)
+    for i, m in enumerate(matrices):
+        for r0 in range(0, height, rows):
+            r1 = min(height, r0 + rows)
+            yy, xx = torch.meshgrid(ys[r0 * s:r1 * s], xs, indexing="ij")
+            pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)
+            mapped = pts @ m.T
+            grid = (mapped[:, :2] / mapped[:, 2:]).reshape(1, (r1 - r0) * s, ws, 2)
+            band = F.grid_sample(src, _fold(grid, border).float(), mode="bilinear", padding_mode="border",
+                                 align_corners=False)
+            out[i, r0:r1] = (F.avg_pool2d(band, s) if s > 1 else band)[0].permute(1, 2, 0)
+        if on_frame is not None:
+            on_frame(i)
+    return out
+
+
+def _short_side_size(h: int, w: int, short: int) -> tuple[int, int]:
+    """torchvision ``Resize(short)``: the long side becomes int(short · long / short_side)."""
+    return (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
 
 
 def _resize_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
-    """torchvision ``Resize(short)``: the long side becomes int(short · long / short_side)."""
-    h, w = img.shape[-2:]
-    size = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+    size = _short_side_size(*img.shape[-2:], short)
     return F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=False)
 
 
-def official_crops(image: torch.Tensor, frames: int, motion: str, height: int, width: int) -> torch.Tensor:
+def official_crops(image: torch.Tensor, frames: int, motion: str, height: int, width: int, on_frame=None,
+                   memory_limit: int | None = None) -> torch.Tensor:
     """The official ConsistI2V pan_left / pan_right / zoom_in layouts where they are well defined.
 
     Pans: resize the short side to ``height``, slide a height x width window, start_x = int((W_src - W)·i/N)
     (pan_left: 1 - i/N). zoom_in: resize the short side to 2·height, centred square crops of size
     m - int((m - m // 1.5)·i/N) with m the min side, resized to width x width: square outputs only.
     Resizes are bilinear without antialiasing, as the official tensor transforms (antialias=None) do.
+    ``on_frame`` and ``memory_limit`` as in :func:`render`.
     """
-    img = image.permute(2, 0, 1).unsqueeze(0).float()
-    out = []
-    if motion in ("pan_left", "pan_right"):
-        big = _resize_short_side(img, height)
-        nh, nw = big.shape[-2:]
-        if nw < width or nh < height:
-            raise ValueError(f"the image is too narrow for an official pan at {width}x{height}: use the general pan")
-        for i in range(frames):
-            frac = i / frames if motion == "pan_right" else 1 - i / frames
-            x0 = int((nw - width) * frac)
-            out.append(big[0, :, :height, x0:x0 + width])
-    elif motion == "zoom_in":
-        if height != width:
-            raise ValueError("the official zoom_in is only defined for square frames: use the general zoom")
-        big = _resize_short_side(img, 2 * height)
-        nh, nw = big.shape[-2:]
-        side = min(nh, nw)
-        for i in range(frames):
+    if motion not in ("pan_left", "pan_right", "zoom_in"):
+        raise ValueError(f"official motion '{motion}' is unknown: use pan_left, pan_right or zoom_in")
+    if motion == "zoom_in" and height != width:
+        raise ValueError("the official zoom_in is only defined for square frames: use the general zoom")
+    channels = image.shape[2]
+    short = 2 * height if motion == "zoom_in" else height
+    nh, nw = _short_side_size(*image.shape[:2], short)
+    if motion != "zoom_in" and (nw < width or nh < height):
+        raise ValueError(f"the image is too narrow for an official pan at {width}x{height}: use the general pan")
+    check_fits(4 * channels * (frames * height * width + nh * nw), memory_limit,
+               f"a {frames}-frame {width}x{height} official {motion} layout", "lower frames, width or height")
+    big = _resize_short_side(image.permute(2, 0, 1).unsqueeze(0).float(), short)
+    out = torch.empty(frames, height, width, channels, dtype=torch.float32)
+    side = min(nh, nw)
+    for i in range(frames):
+        if motion == "zoom_in":
             crop = side - int((side - side // 1.5) * (i / frames))
             top, left = (nh - crop) // 2, (nw - crop) // 2
-            patch = big[:, :, top:top + crop, left:left + crop]
-            out.append(F.interpolate(patch, size=(width, width), mode="bilinear", antialias=False,
-                                     align_corners=False)[0])
-    else:
-        raise ValueError(f"official motion '{motion}' is unknown: use pan_left, pan_right or zoom_in")
-    return torch.stack(out).permute(0, 2, 3, 1).contiguous()
+            frame = F.interpolate(big[:, :, top:top + crop, left:left + crop], size=(width, width),
+                                  mode="bilinear", antialias=False, align_corners=False)[0]
+        else:
+            frac = i / frames if motion == "pan_right" else 1 - i / frames
+            x0 = int((nw - width) * frac)
+            frame = big[0, :, :height, x0:x0 + width]
+        out[i] = frame.permute(1, 2, 0)
+        if on_frame is not None:
+            on_frame(i)
+    return out

@@ -1,14 +1,37 @@
 """Training-free camera moves: a camera path, the layout video it renders, and a path preview."""
 from __future__ import annotations
 
+import math
+
+import comfy.model_management
+import comfy.utils
 import torch
 from comfy_api.latest import io
 
 from ..kernels import camera
+from .common import quoted
+from .memory import free_memory
 
 CameraPath = io.Custom("CI2V_CAMERA_PATH")
 CATEGORY = "image/video/camera"
 MOVES = ("pan", "zoom", "roll", "perspective")
+
+
+def _check_finite(**values) -> None:
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} is {value}, not a number: set {name} to a finite value")
+
+
+def _first_image(image: torch.Tensor) -> torch.Tensor:
+    """The first image of an IMAGE batch; refuses an empty batch and NaN / inf pixels."""
+    if image.ndim != 4 or 0 in image.shape:
+        raise ValueError(f"image is an empty IMAGE batch (shape {tuple(image.shape)}): connect at least one image, "
+                         "e.g. from Load Image")
+    if not torch.isfinite(image[0]).all():
+        raise ValueError("image has NaN or inf pixels: connect an image with finite values (a diverged sampler's "
+                         "VAE Decode gives NaN)")
+    return image[0]
 
 
 def _frames_input(default=25):
@@ -65,15 +88,22 @@ class ConsistI2VCameraMove(io.ComfyNode):
     @classmethod
     def execute(cls, move, pan_angle, pan_distance, zoom_scale, roll_degrees, perspective_corners, start, end,
                 easing, previous=None, avoid_borders=True, zoom_center_x=0.0, zoom_center_y=0.0) -> io.NodeOutput:
+        _check_finite(pan_angle=pan_angle, pan_distance=pan_distance, zoom_scale=zoom_scale,
+                      roll_degrees=roll_degrees, start=start, end=end, zoom_center_x=zoom_center_x,
+                      zoom_center_y=zoom_center_y)
         corners = ()
         if move == "perspective":
+            example = "e.g. '-0.9,-0.9  0.9,-1  1,1  -1,0.9'"
             try:
                 corners = tuple(tuple(float(v) for v in pair.split(",")) for pair in perspective_corners.split())
             except ValueError:
                 corners = ()
             if len(corners) != 4 or any(len(c) != 2 for c in corners):
-                raise ValueError(f"perspective_corners '{perspective_corners}' must be 4 'x,y' pairs separated by "
-                                 "spaces, e.g. '-0.9,-0.9  0.9,-1  1,1  -1,0.9'")
+                raise ValueError(f"perspective_corners {quoted(perspective_corners)} must be 4 'x,y' pairs "
+                                 f"separated by spaces, {example}")
+            if not all(math.isfinite(v) for c in corners for v in c):
+                raise ValueError(f"perspective_corners {quoted(perspective_corners)} has a value that is not a "
+                                 f"finite number (nan or inf): give 4 'x,y' pairs of numbers, {example}")
         step = camera.Move(move, angle=roll_degrees if move == "roll" else pan_angle, distance=pan_distance,
                            scale=zoom_scale, corners=corners, start=start, end=end, easing=easing,
                            avoid_borders=bool(avoid_borders), center=(float(zoom_center_x), float(zoom_center_y)))
@@ -109,9 +139,17 @@ class ConsistI2VCameraLayout(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, camera_path, frames, width, height, border, official_motion) -> io.NodeOutput:
-        first = image[0]
+        first = _first_image(image)
+        limit = free_memory()
+        progress = comfy.utils.ProgressBar(frames)
+
+        def on_frame(_i):
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            progress.update(1)
+
         if official_motion != "off":
-            return io.NodeOutput(camera.official_crops(first, frames, official_motion, height, width))
+            return io.NodeOutput(camera.official_crops(first, frames, official_motion, height, width, on_frame,
+                                                       limit))
         h, w = first.shape[:2]
         matrices = camera.framing(h, w, height, width) @ camera.path_matrices(
             list(camera_path), frames, aspect=width / height)
@@ -120,7 +158,9 @@ class ConsistI2VCameraLayout(io.ComfyNode):
             first = torch.nn.functional.interpolate(
                 first.permute(2, 0, 1)[None], size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear",
                 antialias=True, align_corners=False)[0].permute(1, 2, 0)
-        return io.NodeOutput(camera.render(first, matrices, height, width, border).clamp(0, 1))
+            limit -= first.numel() * first.element_size()
+        out = camera.render(first, matrices, height, width, border, on_frame=on_frame, memory_limit=limit)
+        return io.NodeOutput(out.clamp_(0, 1))
 
 
 def _size_inputs() -> list:
@@ -152,7 +192,7 @@ class ConsistI2VCameraPathPreview(io.ComfyNode):
 
     @classmethod
     def execute(cls, image, camera_path, frames, width=0, height=0) -> io.NodeOutput:
-        canvas = image[0].clone()
+        canvas = _first_image(image).clone()
         h, w = canvas.shape[:2]
         if (width == 0) != (height == 0):
             raise ValueError(f"width={width}, height={height}: set both to the Camera Layout's size, or both to 0")

@@ -4,12 +4,14 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..kernels import layout as lay
-from ..kernels.noise_objects import FrameInitNoise
+from ..kernels.memory import check_fits
+from ..kernels.noise_objects import LAYOUT_FIX, FrameInitNoise
 from ..kernels.noise_solver import sigma_for_snr
 from ..kernels.pyoco import check_alpha
 from ..kernels.schedules import consisti2v_snr_ratio
 from ..kernels.spectral import FILTER_TYPES, check_filter_args
-from .common import NOISE_CATEGORY, noise_type_inputs, seed_input, start_state
+from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, seed_input, start_state
+from .memory import free_memory
 
 TAU_SCALES = ("model_schedule", "consisti2v_snr")
 
@@ -57,8 +59,8 @@ def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filte
     start = start_state(model, sigmas)
     sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
 
-    def build(seed, layout, drop_first_frame=False) -> FrameInitNoise:
-        return FrameInitNoise(
+    def build(seed, layout, drop_first_frame=False, origin="", layout_input="layout") -> FrameInitNoise:
+        return FrameInitNoise(origin=origin, layout_input=layout_input,
             seed=seed, layout=layout, start=start, sigma_tau=sigma_tau, drop_first_frame=drop_first_frame,
             noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter, d_s=spatial_cutoff, d_t=temporal_cutoff,
             order=butterworth_order, official_filters=official_filters)
@@ -94,6 +96,7 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
                     "for odd sizes, ideal cutoff d²<=2·d_s, asymmetric box). Only for parity with the paper code.")),
             ],
             outputs=[io.Noise.Output(display_name="NOISE")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -107,9 +110,10 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
             raise ValueError(
                 "layout is a single image latent (1 frame): FrameInit needs a layout video. Use 'ConsistI2V Static "
                 "Layout' to repeat the image over the video's frames, then VAE Encode it")
+        lay.check_finite(samples, "layout", LAYOUT_FIX)
         build = frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff,
                                         temporal_cutoff, butterworth_order, noise_type, pyoco_alpha, official_filters)
-        return io.NodeOutput(build(seed, samples.detach().cpu(), drop_first_frame))
+        return io.NodeOutput(build(seed, samples.detach().cpu(), drop_first_frame, origin=node_origin(cls)))
 
 
 class ConsistI2VStaticLayout(io.ComfyNode):
@@ -135,4 +139,9 @@ class ConsistI2VStaticLayout(io.ComfyNode):
     def execute(cls, image, frames) -> io.NodeOutput:
         if image.ndim != 4 or image.shape[0] < 1:
             raise ValueError(f"image must be an IMAGE batch [B, H, W, C]; got shape {tuple(image.shape)}")
+        lay.check_finite(image[:1], "image", "it came out of an earlier node broken (e.g. a diverged sampler's "
+                         "VAE Decode): connect a clean image; a NaN layout makes FrameInit's whole video NaN")
+        h, w = image.shape[1:3]
+        check_fits(int(frames) * image[:1].numel() * image.element_size(), free_memory(),
+                   f"a {frames}-frame {w}x{h} static layout", "lower frames or the image size")
         return io.NodeOutput(image[:1].repeat(int(frames), 1, 1, 1))
