@@ -16,14 +16,17 @@ import json
 import os
 import pickle
 import re
+import shutil
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from . import safe_files
 from .dynamicrafter_keys import release_unet_state_dict
 from .svd_keys import SVDKeyError, convert_svd_unet, describe_keys, diffusers_norm_eps, is_comfy_svd, is_diffusers_svd
+from .text import quoted
 
 PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pth", ".bin")
 SAFETENSORS_EXTENSIONS = (".safetensors", ".sft")
@@ -44,6 +47,18 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and says why."""
 
 
+class UnsafePickleError(CheckpointError):
+    """A pickle that would run code (refused unread); ``detail`` says what it asks for, e.g. 'builtins.exec'."""
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
+
+
+class OutputError(CheckpointError):
+    """An output file that cannot be written; the message names the path and the fix."""
+
+
 # --- reading ------------------------------------------------------------------------------------------------
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[object, dict]:
@@ -58,7 +73,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[object, dict]:
         return _read_safetensors(path)
     if suffix in PICKLE_EXTENSIONS:
         return _read_pickle(path), {}
-    raise CheckpointError(f"{name}: unknown checkpoint type '{suffix}'; use one of {', '.join(EXTENSIONS)}")
+    raise CheckpointError(f"{name}: unknown checkpoint type {quoted(suffix)}; use one of {', '.join(EXTENSIONS)}")
 
 
 def _read_safetensors(path: Path) -> tuple[dict, dict]:
@@ -88,8 +103,9 @@ def _read_pickle(path: Path) -> object:
     except pickle.UnpicklingError as err:
         text = str(err)
         if "Weights only load failed" in text and not _is_truncation(text):
-            raise CheckpointError(f"{name}: {UNSAFE_MESSAGE} ({_unsafe_detail(text)}). Convert it where you "
-                                  "trust its source, or get a safetensors copy") from err
+            detail = _unsafe_detail(text)
+            raise UnsafePickleError(f"{name}: {UNSAFE_MESSAGE} ({detail}). Convert it where you trust its source, "
+                                    "or get a safetensors copy", detail) from err
         raise CheckpointError(f"{name}: truncated or corrupt pickle ({_short(err)}); re-download the file") from err
     except Exception as err:  # noqa: BLE001 - EOFError, IndexError, RuntimeError...: a cut or damaged file
         raise CheckpointError(f"{name}: truncated or corrupt checkpoint ({_short(err)}); re-download the file") \
@@ -151,7 +167,7 @@ def _ema_from_shadow(ema: Mapping, state: dict | None, name: str) -> dict:
     for key, value in zip(keys, shadow):
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(state[key].shape):
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise CheckpointError(f"{name}: EMA tensor for '{key}' has shape {shape}, the state_dict "
+            raise CheckpointError(f"{name}: EMA tensor for {quoted(key)} has shape {shape}, the state_dict "
                                   f"{tuple(state[key].shape)}; the EMA does not follow the state_dict order")
         out[key] = value
     return out
@@ -160,7 +176,7 @@ def _ema_from_shadow(ema: Mapping, state: dict | None, name: str) -> dict:
 def select_weights(obj, weights: str = "auto", name: str = "checkpoint") -> tuple[dict, str]:
     """(flat state dict with DDP/deepspeed prefixes stripped, which weights were taken: 'ema'/'state_dict')."""
     if weights not in WEIGHTS:
-        raise CheckpointError(f"weights '{weights}' is unknown: use one of {', '.join(WEIGHTS)}")
+        raise CheckpointError(f"weights {quoted(weights)} is unknown: use one of {', '.join(WEIGHTS)}")
     if _is_tensor_dict(obj):
         if weights == "ema":
             raise CheckpointError(f"{name}: a plain state dict without EMA weights; use weights 'state_dict' "
@@ -183,7 +199,8 @@ def select_weights(obj, weights: str = "auto", name: str = "checkpoint") -> tupl
             return sd, "ema"
         if isinstance(ema, Mapping) and "shadow_params" in ema:
             return _ema_from_shadow(ema, state, name), "ema"
-        raise CheckpointError(f"{name}: '{ema_key}' is neither a name->tensor dict nor a diffusers EMAModel state")
+        raise CheckpointError(f"{name}: {quoted(ema_key)} is neither a name->tensor dict nor a diffusers EMAModel "
+                              "state")
     if weights == "ema":
         raise CheckpointError(f"{name}: no EMA weights (looked for {', '.join(EMA_KEYS)}; the file has "
                               f"{', '.join(found)}); use weights 'state_dict'")
@@ -214,7 +231,7 @@ def convert_architecture(sd: dict, arch: str, name: str = "checkpoint") -> dict:
         except ValueError as err:
             raise CheckpointError(f"{err}; it looks like {describe_keys(sd)}") from err
     if arch != "svd_cil":
-        raise CheckpointError(f"arch '{arch}' is unknown: use one of {', '.join(ARCHS)}")
+        raise CheckpointError(f"arch {quoted(arch)} is unknown: use one of {', '.join(ARCHS)}")
     sd = strip_unet_prefix(sd)
     if is_comfy_svd(sd):
         return sd
@@ -239,40 +256,78 @@ def load_state_dict(path, weights: str = "auto", arch: str = "as_is") -> tuple[d
 # --- writing ------------------------------------------------------------------------------------------------
 
 def prepare_for_safetensors(sd: dict, fp16: bool = False, name: str = "checkpoint") -> dict:
-    """Contiguous CPU tensors that share no storage; floating tensors cast to fp16 if asked (refusing overflow)."""
+    """Contiguous CPU tensors; floating tensors cast to fp16 if asked (refusing overflow). Tensors sharing memory
+    are fine: ``write_safetensors`` writes each one's bytes."""
     out = {}
     for key, value in sd.items():
         if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{name}: '{key}' is a {type(value).__name__}, not a tensor")
+            raise CheckpointError(f"{name}: {quoted(key)} is a {type(value).__name__}, not a tensor")
         t = value.detach().to("cpu")
         if fp16 and t.is_floating_point() and t.dtype != torch.float16:
             half = t.to(torch.float16)
             if not torch.isfinite(half).all() and torch.isfinite(t).all():
-                raise CheckpointError(f"{name}: '{key}' overflows fp16 (max |x| {t.abs().max().item():.4g}); "
+                raise CheckpointError(f"{name}: {quoted(key)} overflows fp16 (max |x| {t.abs().max().item():.4g}); "
                                       "save without fp16")
             t = half
-        out[key] = t.contiguous().clone()  # clone: safetensors refuses tensors that share memory
+        out[key] = t.contiguous()
     return out
 
 
-def write_safetensors(sd: dict, out_path, fp16: bool = False, metadata: dict | None = None) -> Path:
-    """Write ``sd`` as safetensors (atomically: a temporary file renamed into place); returns the path."""
-    from safetensors.torch import save_file
-
+def check_output(out_path, overwrite: bool = False) -> Path:
+    """The output path, or a CheckpointError naming it and the fix: not .safetensors, a folder, an existing file
+    (without overwrite), a parent that is a file."""
     out_path = Path(out_path)
+    if out_path.is_dir():
+        raise OutputError(f"{out_path}: is a folder; give the file to write, e.g. "
+                              f"{out_path / 'model.safetensors'}")
     if out_path.suffix.lower() not in SAFETENSORS_EXTENSIONS:
-        raise CheckpointError(f"{out_path.name}: the output must end in .safetensors")
+        raise OutputError(f"{out_path.name}: the output must end in .safetensors")
+    if not overwrite and os.path.lexists(out_path):
+        raise OutputError(f"{out_path}: already exists; pick another name or allow overwriting it")
+    parent = next((p for p in out_path.parents if os.path.lexists(p)), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"{parent}: is a file, so {out_path} cannot be created; pick an output in a folder")
+    return out_path
+
+
+def _size(n: int) -> str:
+    unit = next((u for u in ("GiB", "MiB", "KiB") if n >= 2 ** {"GiB": 30, "MiB": 20, "KiB": 10}[u]), "bytes")
+    return f"{n} bytes" if unit == "bytes" else f"{n / 2 ** {'GiB': 30, 'MiB': 20, 'KiB': 10}[unit]:.2f} {unit}"
+
+
+def write_safetensors(sd: dict, out_path, fp16: bool = False, metadata: dict | None = None,
+                      overwrite: bool = False) -> Path:
+    """Write ``sd`` as safetensors; returns the path. The data is staged in the target folder and appears under
+    its name only when complete (``safe_files.staged_write``): a failed or killed write leaves nothing there, and
+    an existing file is replaced only with ``overwrite``. Not enough free space is refused up front."""
+    out_path = check_output(out_path, overwrite)
     tensors = prepare_for_safetensors(sd, fp16, out_path.name)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.setdefault("format", "pt")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".partial")
     try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, out_path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        header, _, data_bytes = safe_files.safetensors_header(tensors, meta)
+    except TypeError as err:
+        raise CheckpointError(f"{out_path.name}: {err}; convert that tensor first") from err
+    folder = out_path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as err:
+        raise OutputError(f"{folder}: cannot create or use this folder ({err.strerror or err}); pick an "
+                              "output folder you can write to") from err
+    need = len(header) + data_bytes
+    if need > free:
+        raise OutputError(f"{out_path}: needs {_size(need)} but {folder} has {_size(free)} free; free some space "
+                              "or pick another folder")
+    try:
+        with safe_files.staged_write(out_path, overwrite) as f:
+            safe_files.write_safetensors_to(f, tensors, meta)
+    except FileExistsError as err:
+        raise OutputError(f"{out_path}: already exists (nothing was overwritten); pick another name or allow "
+                              "overwriting it") from err
+    except OSError as err:
+        raise OutputError(f"{out_path}: cannot write it ({err.strerror or err}); nothing was left behind. Pick "
+                              "an output folder you can write to, with room for the file") from err
     return out_path
 
 
@@ -317,12 +372,39 @@ def head_channels_beside(path) -> int | None:
     return head_channels_from_config(config, str(config_file))
 
 
-def convert_file(in_path, out_path, weights: str = "auto", arch: str = "as_is", fp16: bool = False) -> dict:
-    """Checkpoint -> safetensors. Returns {output, source, weights, arch, tensors, dtype}."""
+REQUEST_METADATA = "cil_request"  # JSON: the source file (name, size, mtime) and the settings of a conversion
+
+
+def conversion_request(in_path, weights: str, arch: str, fp16: bool) -> str:
+    """What identifies a conversion: the source file as it is now (name, size, mtime) and the settings."""
+    st = Path(in_path).stat()
+    return json.dumps({"source": Path(in_path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                       "weights": weights, "arch": arch, "fp16": bool(fp16)}, sort_keys=True)
+
+
+def is_conversion_of(out_path, in_path, weights: str, arch: str, fp16: bool) -> bool:
+    """True when ``out_path`` is a file this converter wrote from ``in_path`` as it is now, with these settings
+    (read from its safetensors header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(out_path), framework="pt", device="cpu") as f:
+            recorded = (f.metadata() or {}).get(REQUEST_METADATA)
+        return recorded == conversion_request(in_path, weights, arch, fp16)
+    except Exception:  # noqa: BLE001 - not ours, unreadable, or gone: not this conversion
+        return False
+
+
+def convert_file(in_path, out_path, weights: str = "auto", arch: str = "as_is", fp16: bool = False,
+                 overwrite: bool = False) -> dict:
+    """Checkpoint -> safetensors. Returns {output, source, weights, arch, tensors, dtype}. An existing output is
+    refused (before the input is read) unless ``overwrite``."""
     in_path = Path(in_path)
     if arch not in ARCHS:
-        raise CheckpointError(f"arch '{arch}' is unknown: use one of {', '.join(ARCHS)}")
+        raise CheckpointError(f"arch {quoted(arch)} is unknown: use one of {', '.join(ARCHS)}")
+    check_output(out_path, overwrite)
     obj, metadata_in = read_checkpoint(in_path)
+    request = conversion_request(in_path, weights, arch, fp16)
     raw, taken = select_weights(obj, weights, in_path.name)
     extra = svd_cil_metadata(raw, in_path) if arch == "svd_cil" else {}
     sd = convert_architecture(raw, arch, in_path.name)
@@ -335,9 +417,9 @@ def convert_file(in_path, out_path, weights: str = "auto", arch: str = "as_is", 
         "cil_arch": {"svd_cil": "diffusers SVD UNet -> ComfyUI SVD UNet keys", "as_is": "as_is",
                      "dynamicrafter": "DynamiCrafter/VideoCrafter1 UNet + image projector (release keys)"}[arch],
         "cil_dtype": "fp16" if fp16 else "as stored", "cil_converter": "consistent-dynamic-i2v convert_checkpoint",
-        **extra,
+        **extra, REQUEST_METADATA: request,
     }
-    path = write_safetensors(sd, out_path, fp16=fp16, metadata=metadata)
+    path = write_safetensors(sd, out_path, fp16=fp16, metadata=metadata, overwrite=overwrite)
     dtypes = sorted({str(v.dtype).replace("torch.", "") for v in sd.values()})
     if fp16:
         dtypes = sorted({"float16" if d.startswith(("float", "bfloat")) else d for d in dtypes})

@@ -10,17 +10,26 @@ refused. ``--weights auto`` takes the EMA weights when the checkpoint has them (
 a diffusers SVD UNet (SVD-CIL's ``checkpoint-step-20000.ckpt``) to ComfyUI's SVD UNet keys, so that ComfyUI's
 core "Load Diffusion Model" node (or the pack's "Load SVD-CIL UNet") reads the output; ``--arch dynamicrafter``
 keeps the UNet and image projector of a DynamiCrafter / VideoCrafter1 (CIL) release; ``as_is`` keeps the keys.
-Exit status 0 on success, 2 on a refused or unreadable input.
+Exit status 0 on success, 2 on a refused or unreadable input or an output that cannot be written (a folder, an
+existing file without ``--overwrite``, a folder without write permission or room). The output appears only when
+complete: the data is staged in an anonymous file of the output folder (Linux), so a killed run, even by SIGKILL,
+leaves nothing; elsewhere a ``<output>.cdi2v-partial-…`` file that an error, Ctrl-C or SIGTERM removes and that the
+next run into that folder removes after a SIGKILL.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kernels.checkpoints import ARCHS, WEIGHTS, CheckpointError, convert_file  # noqa: E402
+from kernels.checkpoints import ARCHS, WEIGHTS, CheckpointError, check_output, convert_file  # noqa: E402
+
+
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)  # unwinds, so a named temporary file is removed
 
 
 def main(argv=None) -> int:
@@ -36,15 +45,20 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     args = parser.parse_args(argv)
 
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, _exit_on_signal)
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
-        return 2
     if out.resolve() == Path(args.input).resolve():
         print("error: the output would replace the input", file=sys.stderr)
         return 2
+    if not args.overwrite and out.exists() and not out.is_dir():
+        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
+        return 2
     try:
-        info = convert_file(args.input, out, weights=args.weights, arch=args.arch, fp16=args.fp16)
+        check_output(out, args.overwrite)  # before reading a multi-GB input
+        info = convert_file(args.input, out, weights=args.weights, arch=args.arch, fp16=args.fp16,
+                            overwrite=args.overwrite)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
