@@ -3,10 +3,14 @@
 With the real model files in ComfyUI's models folders, the workflow runs as shipped. Without them it
 runs on tiny random-weight stand-ins (the video is noise: it proves the graph, not the model) and at a
 CPU-sized resolution, and also writes a weight-free preview of the FrameInit layout. It says which.
+Nothing in ComfyUI's output folder is replaced (the preview takes the next free numbered name), and the demo's
+temporary folder (tiny models, custom-node links) is removed when it ends, also on an error.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +24,13 @@ from scripts.workflow_api import defs_from_input_types, model_files, to_api_prom
 from tests.support.workflows import images_named, provide_tiny_files, shrink_for_cpu  # noqa: E402
 
 DEFAULT_WORKFLOW = ROOT / "workflows" / "svd_frameinit.json"
+PREVIEW_STEM = "consistent_dynamic_i2v_layout_preview"
+
+
+def new_output_file(folder: Path, stem: str = PREVIEW_STEM, suffix: str = ".webp") -> Path:
+    """The first free ``<stem>_NNNNN<suffix>`` in ``folder`` (ComfyUI's counter style): no existing file is reused."""
+    return next(p for i in itertools.count(1)
+                if not os.path.lexists(p := folder / f"{stem}_{i:05d}{suffix}"))
 
 
 def banner(text: str) -> None:
@@ -27,7 +38,8 @@ def banner(text: str) -> None:
 
 
 def layout_preview(image_path: Path, out_path: Path, frames: int = 16, seed: int = 0) -> None:
-    """Weight-free picture of FrameInit: the layout's low band, and the start state it gives, in pixels."""
+    """Weight-free picture of FrameInit: the layout's low band, and the start state it gives, in pixels. Written
+    only as a new file: an existing ``out_path`` raises FileExistsError and is left as it is."""
     import numpy as np
     import torch
     from PIL import Image
@@ -54,7 +66,12 @@ def layout_preview(image_path: Path, out_path: Path, frames: int = 16, seed: int
 
     tiles = [Image.fromarray(np.concatenate([to_img(layout[i]), to_img(low[i]), to_img(start_low[i])], axis=1))
              for i in range(frames)]
-    tiles[0].save(out_path, save_all=True, append_images=tiles[1:], duration=125, loop=0)
+    with open(out_path, "xb") as f:
+        try:
+            tiles[0].save(f, format="WEBP", save_all=True, append_images=tiles[1:], duration=125, loop=0)
+        except BaseException:
+            os.unlink(out_path)  # ours, created just above: no half-written preview is left
+            raise
 
 
 def main() -> int:
@@ -63,9 +80,13 @@ def main() -> int:
         banner("No ComfyUI found. Set COMFYUI_PATH, or put this pack in <ComfyUI>/custom_nodes, or export ComfyUI "
                "into ~/comfy/ComfyUI (comfy-cli's default place).")
         return 2
+    with tempfile.TemporaryDirectory(prefix="cdi2v_demo_") as work:
+        return run_demo(root, Path(work))
+
+
+def run_demo(root: Path, work: Path) -> int:
     from scripts.comfy_inprocess import InProcessComfy
 
-    work = Path(tempfile.mkdtemp(prefix="cdi2v_demo_"))
     comfy = InProcessComfy(root, work, own_folders=True).boot()
     import folder_paths
     workflow = json.loads(DEFAULT_WORKFLOW.read_text())
@@ -79,9 +100,14 @@ def main() -> int:
                  "graph runs.\nPut the files above in place and run `make demo` again for a real video.")
         provide_tiny_files(workflow, comfy.checkpoints, comfy.input_dir)
         prompt = shrink_for_cpu(prompt)
-        preview = comfy.output_dir / "consistent_dynamic_i2v_layout_preview.webp"
         image = comfy.input_dir / images_named(workflow)[0]
-        layout_preview(image, preview)
+        while True:  # a file that appears meanwhile is not replaced: take the next name
+            preview = new_output_file(comfy.output_dir)
+            try:
+                layout_preview(image, preview)
+                break
+            except FileExistsError:
+                continue
         print(f"weight-free FrameInit preview (layout | its low band | low band of the noisy start): {preview}")
     else:
         banner(f"Running {DEFAULT_WORKFLOW.name} with the real model files on CPU: this takes a long time.")
