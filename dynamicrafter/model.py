@@ -21,6 +21,10 @@ IMAGE_LATENT_KEY = "dynamicrafter_image_latent"   # [1, 4, h, w] VAE latent of t
 CLIP_TOKENS_KEY = "dynamicrafter_clip_tokens"     # [1, n, d] CLIP vision last_hidden_state
 FS_KEY = "dynamicrafter_fs"                       # frame stride (DynamiCrafter) / fps (VideoCrafter1)
 FRAMES_KEY = "dynamicrafter_frames"               # frames per video
+# set by TimeNoise Conditioning: the noised concat latent per frame [frames, 4, h, w] in model space (scaled), and
+# (beta, seed, per_element) of the noise added to the image tokens after the Resampler (inside the UNet)
+CONCAT_KEY = "dynamicrafter_concat_latent"
+TOKEN_NOISE_KEY = "dynamicrafter_token_noise"
 
 TURNING_STEP = 400  # DynamiCrafter's scale_arr: linspace(1, base_scale, 400) then base_scale
 
@@ -54,17 +58,28 @@ class DynamiCrafterModel(comfy.model_base.BaseModel):
         if noise.shape[0] % frames:
             raise ValueError(f"the latent holds {noise.shape[0]} frames, not a multiple of length {frames}: sample "
                              "the latent that 'CIL DynamiCrafter Conditioning' outputs")
-        image = kwargs.get(IMAGE_LATENT_KEY)
+        image, noised = kwargs.get(IMAGE_LATENT_KEY), kwargs.get(CONCAT_KEY)
+        if noised is not None and not self.concat_image:
+            raise ValueError("TimeNoise Conditioning target concat_latent: VideoCrafter1 takes the image only through "
+                             "its CLIP image tokens (it has no concat latent): set target to image_embedding")
         if image is not None and self.concat_image:  # VideoCrafter1 takes the image through CLIP only
             if image.shape[-2:] != noise.shape[-2:]:
                 raise ValueError(f"image latent {tuple(image.shape[-2:])} and sampled latent "
                                  f"{tuple(noise.shape[-2:])} differ in size: sample the latent that "
                                  "'CIL DynamiCrafter Conditioning' outputs")
-            image = self.process_latent_in(image[:1]).repeat(noise.shape[0], 1, 1, 1)
+            if noised is None:
+                image = self.process_latent_in(image[:1]).repeat(noise.shape[0], 1, 1, 1)
+            elif noised.shape[0] != frames:
+                raise ValueError(f"the TimeNoise concat latent holds {noised.shape[0]} frames but the video "
+                                 f"{frames}: put TimeNoise Conditioning after CIL DynamiCrafter Conditioning")
+            else:
+                image = noised.repeat(noise.shape[0] // frames, 1, 1, 1)
             out["c_concat"] = comfy.conds.CONDNoiseShape(image)
         tokens = kwargs.get(CLIP_TOKENS_KEY)
         if tokens is not None:
             out["clip_image_tokens"] = comfy.conds.CONDRegular(tokens)
+        if TOKEN_NOISE_KEY in kwargs:  # a constant: batched only with conds holding the same noise
+            out["clip_token_noise"] = comfy.conds.CONDConstant(tuple(kwargs[TOKEN_NOISE_KEY]))
         out["num_video_frames"] = comfy.conds.CONDConstant(frames)
         if FS_KEY in kwargs:
             out["fs"] = comfy.conds.CONDConstant(int(kwargs[FS_KEY]))

@@ -246,6 +246,18 @@ def per_video(v: torch.Tensor | None, videos: int, frames: int, what: str) -> to
                      f"{videos} (one per video) or 1")
 
 
+def add_token_noise(image: torch.Tensor, spec) -> torch.Tensor:
+    """TimeNoise on the image tokens after the Resampler (official clip_type 1): ``+ beta * eps``, eps drawn on a CPU
+    generator seeded with ``seed``, one per token and channel (``per_element``) or one in all, the same for every
+    video in the batch. ``spec``: (beta, seed, per_element) from TimeNoise Conditioning, or None."""
+    if spec is None:
+        return image
+    beta, seed, per_element = spec
+    shape = tuple(image.shape[1:]) if per_element else (1,) * (image.dim() - 1)
+    eps = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(seed)), dtype=torch.float32)
+    return (image.float() + float(beta) * eps.to(image.device)).to(image.dtype)
+
+
 UNSUPPORTED = {"use_relative_position": False, "use_causal_attention": False, "resblock_updown": False,
                "conv_resample": True, "dims": 2}
 
@@ -351,7 +363,7 @@ class DynamiCrafterUNet(nn.Module):
         ).execute(x, timesteps, context, control, transformer_options, **kwargs)
 
     def _forward(self, x, timesteps, context=None, control=None, transformer_options={}, num_video_frames=None,
-                 clip_image_tokens=None, fs=None, **kwargs):
+                 clip_image_tokens=None, fs=None, clip_token_noise=None, **kwargs):
         frames = int(num_video_frames) if num_video_frames is not None else self.temporal_length
         if frames < 1 or x.shape[0] % frames:
             raise ValueError(f"DynamiCrafter: a batch of {x.shape[0]} frames is not a whole number of "
@@ -362,8 +374,8 @@ class DynamiCrafterUNet(nn.Module):
                              "(clip_image_tokens)")
         text = per_video(context, videos, frames, "context").to(x.dtype)
         tokens = per_video(clip_image_tokens, videos, frames, "clip_image_tokens").to(x.dtype)
-        return self.unet(x, timesteps, text, self.image_proj_model(tokens), fs, frames, control,
-                         transformer_options)
+        return self.unet(x, timesteps, text, add_token_noise(self.image_proj_model(tokens), clip_token_noise), fs,
+                         frames, control, transformer_options)
 
     def forward_official(self, x, timesteps, context, fs=None, transformer_options={}):
         """The official call: x [b, c, t, h, w], timesteps [b], context [b, 77 + n, d] = [text, resampled image]."""

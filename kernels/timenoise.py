@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .text import quoted
+
 SVD_TIME_SIGMA = 700.0  # SVD-CIL feeds t = σ / 700 (σ may exceed 700, so t may exceed 1)
 DDPM_TIMESTEPS = 1000   # DynamiCrafter / VideoCrafter feed t = t_int / 1000
 FORMS = ("per_element", "scalar_offset")
@@ -39,9 +41,9 @@ class TimeNoiseParams:
     def __post_init__(self):
         check_params(self.a, self.beta_m, self.mu_max, self.s)
         if self.time not in ("ddpm", "edm"):
-            raise ValueError(f"time '{self.time}' is unknown: use ddpm (t = t_int/1000) or edm (t = sigma/700)")
+            raise ValueError(f"time {quoted(self.time)} is unknown: use ddpm (t = t_int/1000) or edm (t = sigma/700)")
         if self.form not in FORMS:
-            raise ValueError(f"form '{self.form}' is unknown: use one of {', '.join(FORMS)}")
+            raise ValueError(f"form {quoted(self.form)} is unknown: use one of {', '.join(FORMS)}")
 
 
 def check_params(a: float, beta_m: float, mu_max: float, s: float = 1.0) -> None:
@@ -83,7 +85,7 @@ def time_of(timestep, time: str = "ddpm") -> torch.Tensor:
         return value / DDPM_TIMESTEPS
     if time == "edm":
         return value / SVD_TIME_SIGMA
-    raise ValueError(f"time '{time}' is unknown: use ddpm or edm")
+    raise ValueError(f"time {quoted(time)} is unknown: use ddpm or edm")
 
 
 def mu_t(t, a: float, mu_max: float) -> torch.Tensor:
@@ -147,15 +149,17 @@ def median(t, a: float, beta_m: float, mu_max: float = 1.0, s: float = 1.0) -> t
 
 
 def apply_timenoise(cond: torch.Tensor, beta, generator: torch.Generator | None = None, form: str = "per_element",
-                    seed: int | None = None) -> torch.Tensor:
-    """``cond + β·ε`` with one β per sample (leading axis of ``cond``).
+                    seed: int | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``cond + β·ε`` with one β per sample (leading axis of ``cond``), or ``cond + β·ε·weight``.
 
     per_element: ε i.i.d. N(0, 1) with ``cond``'s shape (DynamiCrafter: also independent per frame when the frames
     are in ``cond``). scalar_offset: one N(0, 1) per sample broadcast over the sample (SVD-CIL's form).
+    ``weight`` (broadcast to ``cond``, in [0, 1]) limits the noise to part of ``cond``: 1 where the image is given,
+    0 elsewhere (Wan's concat_mask inverted); ε is drawn for the whole of ``cond`` either way.
     ε is drawn on a CPU generator and returned in ``cond``'s dtype and device; ``cond`` is not modified.
     """
     if form not in FORMS:
-        raise ValueError(f"form '{form}' is unknown: use one of {', '.join(FORMS)}")
+        raise ValueError(f"form {quoted(form)} is unknown: use one of {', '.join(FORMS)}")
     if cond.ndim < 1:
         raise ValueError("the conditioning tensor needs a leading batch axis")
     if generator is None:
@@ -168,8 +172,20 @@ def apply_timenoise(cond: torch.Tensor, beta, generator: torch.Generator | None 
         raise ValueError("the TimeNoise level beta must be a finite number >= 0")
     shape = tuple(cond.shape) if form == "per_element" else (batch,) + (1,) * (cond.ndim - 1)
     eps = torch.randn(shape, generator=generator, dtype=torch.float32)
-    scale = beta.reshape((-1,) + (1,) * (cond.ndim - 1))
-    out = cond.detach().cpu().double() + scale * eps.double()
+    noise = beta.reshape((-1,) + (1,) * (cond.ndim - 1)) * eps.double()
+    if weight is not None:
+        weight = _f64(weight.detach().cpu())
+        try:
+            fits = torch.broadcast_shapes(weight.shape, cond.shape) == cond.shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"the noise weight {tuple(weight.shape)} does not fit the conditioning "
+                             f"{tuple(cond.shape)}")
+        if not bool(((weight >= 0) & (weight <= 1)).all()):
+            raise ValueError("the noise weight must lie in [0, 1]")
+        noise = noise * weight
+    out = cond.detach().cpu().double() + noise
     return out.to(dtype=cond.dtype, device=cond.device)
 
 

@@ -1,6 +1,7 @@
 """CIL (Conditional Image Leakage): Analytic-Init NOISE + SIGMAS, its statistics, TimeNoise conditioning."""
 from __future__ import annotations
 
+import math
 import os
 
 import folder_paths
@@ -10,7 +11,8 @@ from comfy_api.latest import io
 from ..kernels import analytic_init as ai
 from ..kernels import timenoise as tn
 from ..kernels.noise_objects import StartState
-from .common import NOISE_CATEGORY, seed_input
+from . import timenoise_targets as tt
+from .common import NOISE_CATEGORY, quoted, seed_input
 
 STATS_FOLDER = "cil_statistics"
 CIL_CATEGORY = "sampling/custom_sampling/cil"
@@ -164,33 +166,50 @@ class CILStatistics(io.ComfyNode):
         return io.NodeOutput(ai.statistics_from_latent(mean_latent["samples"], variance, resample))
 
 
-TIMENOISE_PRESETS = ("fixed_beta", *tn.PRESETS)
+TIMENOISE_PRESETS = ("fixed_beta", "custom", *tn.PRESETS)
 TIMENOISE_TARGETS = ("concat_latent", "image_embedding", "both")
 TIMENOISE_FORMS = ("preset_default", *tn.FORMS)
 TIMENOISE_APPLY = ("positive", "positive_and_negative")
+PRESET_VALUES = "; ".join(f"{k} {p.beta_m:g} / {p.a:g} / {p.mu_max:g}" for k, p in tn.PRESETS.items())
 
 
-def _noise_entries(conditioning, name, target, beta, form, frames, gen, set_aug):
+def _noise_entries(conditioning, name, target, level, form, frames, gen, set_aug, video):
     out = []
     for i, (tensor, extra) in enumerate(conditioning):
         extra = dict(extra)
         if target in ("concat_latent", "both"):
-            concat = extra.get("concat_latent_image")
-            if concat is None:
-                raise ValueError(f"{name} has no concat_latent_image (entry {i}): connect SVD_img2vid_Conditioning's "
-                                 "outputs (or another image-concat conditioning), or set target to image_embedding")
-            if frames > 0 and form == "per_element":
-                if concat.shape[0] not in (1, frames):
-                    raise ValueError(f"frames = {frames} but {name}'s concat_latent_image has {concat.shape[0]} "
-                                     "frames: set frames to the video's frame count, or 0")
-                concat = concat.expand(frames, *concat.shape[1:])
-            extra["concat_latent_image"] = tn.apply_timenoise(concat, beta, gen, form)
+            extra.update(tt.noise_concat(extra, name, i, target, level, form, frames, gen, video))
         if target in ("image_embedding", "both"):
-            tensor = tn.apply_timenoise(tensor, beta, gen, form)
+            tensor, values = tt.noise_embedding(tensor, extra, name, i, target, level, form, gen)
+            extra.update(values)
         if set_aug:
-            extra["augmentation_level"] = float(beta)
+            extra["augmentation_level"] = float(level)
         out.append([tensor, extra])
     return out
+
+
+def _timenoise_level(preset, beta, t, quantile, beta_m, a, mu_max) -> tuple[float, str]:
+    """(β, the preset's form)."""
+    for label, value in (("beta", beta), ("t", t), ("quantile", quantile), ("beta_m", beta_m), ("a", a),
+                         ("mu_max", mu_max)):
+        if not math.isfinite(value):
+            raise ValueError(f"{label} = {value} is not a finite number: give a number")
+    if preset == "fixed_beta":
+        if beta < 0:
+            raise ValueError(f"beta = {beta}: the noise level must be >= 0")
+        return float(beta), "per_element"
+    if preset == "custom":
+        if beta_m <= 0 or a <= 0:
+            raise ValueError(f"beta_m = {beta_m}, a = {a}: both must be above 0 (official: beta_m 100 "
+                             "DynamiCrafter / 15 SVD, a 5)")
+        p = tn.TimeNoiseParams(a=a, beta_m=beta_m, mu_max=mu_max)
+    else:
+        p = tn.PRESETS[preset]
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile = {quantile} must be strictly between 0 and 1 (0.5 = median)")
+    if t < 0:
+        raise ValueError(f"t = {t} must be >= 0")
+    return float(tn.quantile(quantile, t, p.a, p.beta_m, p.mu_max, p.s)), p.form
 
 
 class CILTimeNoiseConditioning(io.ComfyNode):
@@ -201,70 +220,89 @@ class CILTimeNoiseConditioning(io.ComfyNode):
             display_name="TimeNoise Conditioning (CIL)",
             category="conditioning/video_models",
             description=(
-                "Adds CIL TimeNoise to the conditional image at inference: noise of level beta on the concat image "
-                "latent (SVD: concat_latent_image from SVD_img2vid_Conditioning) and/or the image embedding. CIL "
-                "checkpoints need none at inference (beta 0); use it for experiments with TimeNoise-trained models."),
+                "Adds CIL TimeNoise to the conditional image at inference, and to nothing else: noise of level beta "
+                "on the image latent (SVD's concat_latent_image; on Wan 2.1 I2V only the frames concat_mask marks "
+                "as given; DynamiCrafter's image latent in model space on every frame) and/or the image embedding "
+                "(SVD's CLIP embedding, Wan's clip_vision_output, DynamiCrafter / VideoCrafter1 image tokens after "
+                "the Resampler). Text conditioning is refused, never noised. CIL checkpoints need none at "
+                "inference (beta 0); use it for experiments with TimeNoise-trained models."),
             inputs=[
                 io.Conditioning.Input("positive", tooltip="Positive conditioning holding the conditional image."),
                 io.Conditioning.Input("negative", tooltip="Negative conditioning (changed only with apply_to both)."),
                 io.Combo.Input("preset", options=list(TIMENOISE_PRESETS), default="fixed_beta", tooltip=(
-                    "fixed_beta: use beta as given. DynamiCrafter / VideoCrafter1 / SVD: beta = the quantile of that "
-                    "recipe's TimeNoise distribution at time t (mu(t) = 2·mu_max·t^a - mu_max).")),
+                    "fixed_beta: use beta as given. custom: beta = the quantile of the TimeNoise distribution with "
+                    "the beta_m, a, mu_max inputs at time t (mu(t) = 2·mu_max·t^a - mu_max). DynamiCrafter / "
+                    "VideoCrafter1 / SVD: the same with the official beta_m / a / mu_max (" + PRESET_VALUES +
+                    "; the three inputs are then ignored).")),
                 io.Float.Input("beta", default=0.0, min=0.0, max=1000.0, step=0.01, tooltip=(
-                    "Noise level (std) for fixed_beta, in the latent's own units (SVD: raw VAE latent, trained "
-                    "with beta up to 15). 0 = no noise (what CIL checkpoints use at inference).")),
+                    "Noise level (std) for fixed_beta, in the latent's own units (SVD and Wan: the VAE latent as "
+                    "the conditioning holds it, SVD trained with beta up to 15; DynamiCrafter: the scaled latent, "
+                    "as the official code). 0 = no noise (what CIL checkpoints use at inference).")),
                 io.Float.Input("t", default=0.0, min=0.0, max=1.0, step=0.01, tooltip=(
-                    "Diffusion time 0..1 for the presets (t_int/1000; SVD: sigma/700). Higher t = more noise.")),
+                    "Diffusion time 0..1 for custom and the presets (t_int/1000; SVD: sigma/700). Higher t = more "
+                    "noise.")),
                 io.Float.Input("quantile", default=0.5, min=0.001, max=0.999, step=0.001, tooltip=(
-                    "Which level of the preset distribution: 0.5 = median (SVD at t=0: 4.03; DynamiCrafter: 26.9).")),
+                    "Which level of the distribution: 0.5 = median (SVD at t=0: 4.03; DynamiCrafter: 26.9).")),
+                io.Float.Input("beta_m", default=100.0, min=0.001, max=1000.0, step=0.1, tooltip=(
+                    "custom only: the largest noise level (official 100 DynamiCrafter / VideoCrafter1, 15 SVD); "
+                    "higher = more noise. Named presets use their own value.")),
+                io.Float.Input("a", default=5.0, min=0.001, max=100.0, step=0.01, tooltip=(
+                    "custom only: the exponent of t in mu(t) (official 5); lower = more noise early. Named "
+                    "presets use their own value.")),
+                io.Float.Input("mu_max", default=1.0, min=0.0, max=50.0, step=0.01, tooltip=(
+                    "custom only: mu(t) runs from -mu_max at t=0 to +mu_max at t=1 (official 1; VideoCrafter1's "
+                    "code 4). Named presets use their own value.")),
                 io.Combo.Input("form", options=list(TIMENOISE_FORMS), default="preset_default", tooltip=(
                     "per_element: independent noise per element (DynamiCrafter). scalar_offset: one random offset "
-                    "per sample (how SVD-CIL was trained). preset_default: the preset's own form.")),
+                    "per sample (how SVD-CIL was trained). preset_default: the preset's own form (fixed_beta and "
+                    "custom: per_element).")),
                 io.Combo.Input("target", options=list(TIMENOISE_TARGETS), default="concat_latent", tooltip=(
-                    "concat_latent: the image latent concatenated to the input (SVD, DynamiCrafter). "
-                    "image_embedding: the cross-attention image embedding (SVD's CLIP image embedding). both.")),
+                    "concat_latent: the image latent given to the model (SVD, Wan I2V: only the given frames, "
+                    "DynamiCrafter). image_embedding: SVD's CLIP image embedding (SVD-CIL trained none), Wan's "
+                    "clip_vision_output, DynamiCrafter / VideoCrafter1 image tokens after the Resampler (official "
+                    "clip_type 1; VideoCrafter1 has no concat latent, use this). both. A conditioning without the "
+                    "target (text only, e.g. LTXV) is refused.")),
                 io.Combo.Input("apply_to", options=list(TIMENOISE_APPLY), default="positive", tooltip=(
                     "positive: only the conditional branch (SVD's negative holds zeros). positive_and_negative: "
                     "both, with the same noise (models whose uncond keeps the image).")),
                 io.Int.Input("frames", default=0, min=0, max=4096, tooltip=(
-                    "0: one noise draw for the image, shared by all frames. N: expand the concat latent to N frames "
-                    "with independent noise per frame (DynamiCrafter's form); N = the video's frame count.")),
+                    "Frames of the video for the concat latent; a count other than the video's is refused. 0: as "
+                    "the conditioning says (DynamiCrafter: independent noise on each of its frames, as the "
+                    "official code; Wan: its latent frames; SVD: one draw for the image, shared by all frames). N: "
+                    "SVD: expand the image to N frames with independent noise per frame (connect latent so the "
+                    "count is checked); DynamiCrafter, Wan: must equal the (latent) frame count.")),
                 seed_input(),
                 io.Boolean.Input("set_augmentation_level", default=False, tooltip=(
                     "SVD: also write beta into augmentation_level (the noise_aug time-id), as SVD-CIL training fed "
                     "the TimeNoise level to the model.")),
+                io.Latent.Input("latent", optional=True, tooltip=(
+                    "Optional: the video latent the sampler samples (SVD_img2vid_Conditioning's latent). SVD's "
+                    "conditioning does not say how many frames the video has: frames N is checked against it.")),
             ],
             outputs=[io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative")],
         )
 
     @classmethod
-    def execute(cls, positive, negative, preset, beta, t, quantile, form, target, apply_to, frames, seed,
-                set_augmentation_level) -> io.NodeOutput:
-        if preset not in TIMENOISE_PRESETS:
-            raise ValueError(f"preset '{preset}' is unknown: use one of {', '.join(TIMENOISE_PRESETS)}")
-        if target not in TIMENOISE_TARGETS:
-            raise ValueError(f"target '{target}' is unknown: use one of {', '.join(TIMENOISE_TARGETS)}")
-        if apply_to not in TIMENOISE_APPLY:
-            raise ValueError(f"apply_to '{apply_to}' is unknown: use one of {', '.join(TIMENOISE_APPLY)}")
-        if form not in TIMENOISE_FORMS:
-            raise ValueError(f"form '{form}' is unknown: use one of {', '.join(TIMENOISE_FORMS)}")
-        if preset == "fixed_beta":
-            if not beta >= 0:
-                raise ValueError(f"beta = {beta}: the noise level must be >= 0")
-            level, default_form = float(beta), "per_element"
-        else:
-            p = tn.PRESETS[preset]
-            level = float(tn.quantile(quantile, t, p.a, p.beta_m, p.mu_max, p.s))
-            default_form = p.form
+    def execute(cls, positive, negative, preset, beta, t, quantile, beta_m, a, mu_max, form, target, apply_to,
+                frames, seed, set_augmentation_level, latent=None) -> io.NodeOutput:
+        for label, value, options in (("preset", preset, TIMENOISE_PRESETS), ("target", target, TIMENOISE_TARGETS),
+                                      ("apply_to", apply_to, TIMENOISE_APPLY), ("form", form, TIMENOISE_FORMS)):
+            if value not in options:
+                raise ValueError(f"{label} {quoted(value)} is unknown: use one of {', '.join(options)}")
+        if preset == "VideoCrafter1" and target != "image_embedding":
+            raise ValueError(f"target {target} with preset VideoCrafter1: VideoCrafter1 takes the image only through "
+                             "its CLIP image tokens (no concat latent): set target to image_embedding")
+        level, default_form = _timenoise_level(preset, beta, t, quantile, beta_m, a, mu_max)
         form = default_form if form == "preset_default" else form
         if level == 0:
             return io.NodeOutput(positive, negative)
+        video = tt.latent_frames(latent)
         gen_state = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF).get_state()
 
         def noised(cond, name):
             gen = torch.Generator("cpu")
             gen.set_state(gen_state)  # the same draws for both branches
-            return _noise_entries(cond, name, target, level, form, int(frames), gen, set_augmentation_level)
+            return _noise_entries(cond, name, target, level, form, int(frames), gen, set_augmentation_level, video)
 
         pos = noised(positive, "positive")
         neg = noised(negative, "negative") if apply_to == "positive_and_negative" else negative

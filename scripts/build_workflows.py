@@ -657,7 +657,8 @@ All use 20 steps. When you change a seed, change all three; lower *M* for more m
 Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
 
 CIL_AI_WIDGETS = [100.0, 25, "auto", 0, "randomize", "fixed"]
-CIL_TIMENOISE_OFF = ["fixed_beta", 0.0, 0.0, 0.5, "preset_default", "concat_latent", "positive", 0, 0, "fixed", False]
+CIL_TIMENOISE_OFF = ["fixed_beta", 0.0, 0.0, 0.5, 100.0, 5.0, 1.0, "preset_default", "concat_latent", "positive", 0, 0,
+                     "fixed", False]
 
 
 def cil_analytic_init_node(g: Graph, pos, ids, stats, widgets, title=None):

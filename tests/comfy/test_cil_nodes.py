@@ -105,8 +105,9 @@ def _svd_conditioning():
 
 
 def _timenoise(positive, negative, **kw):
-    args = dict(preset="fixed_beta", beta=2.0, t=0.0, quantile=0.5, form="preset_default", target="concat_latent",
-                apply_to="positive", frames=0, seed=1, set_augmentation_level=False)
+    args = dict(preset="fixed_beta", beta=2.0, t=0.0, quantile=0.5, beta_m=100.0, a=5.0, mu_max=1.0,
+                form="preset_default", target="concat_latent", apply_to="positive", frames=0, seed=1,
+                set_augmentation_level=False)
     args.update(kw)
     return node_class("CILTimeNoiseConditioning").execute(positive, negative, **args).result
 
@@ -140,10 +141,10 @@ def test_timenoise_scalar_offset_reaches_the_svd_model(comfy):
 
 
 def test_timenoise_per_frame_both_branches_and_embedding(comfy):
-    positive, negative, _ = _svd_conditioning()
+    positive, negative, latent = _svd_conditioning()
     negative = [[negative[0][0], dict(negative[0][1], concat_latent_image=positive[0][1]["concat_latent_image"])]]
     pos, neg = _timenoise(positive, negative, beta=0.5, form="per_element", target="both",
-                          apply_to="positive_and_negative", frames=4, seed=9)
+                          apply_to="positive_and_negative", frames=4, seed=9, latent=latent)
     concat = pos[0][1]["concat_latent_image"]
     assert concat.shape[0] == 4 and not torch.equal(concat[0], concat[1])  # independent noise per frame
     torch.testing.assert_close(neg[0][1]["concat_latent_image"], concat)  # the same noise in both branches
@@ -162,13 +163,14 @@ def test_timenoise_zero_level_is_a_passthrough(comfy):
 
 def test_timenoise_needs_a_concat_image(comfy):
     ctx = torch.zeros(1, 4, 32)
-    with pytest.raises(ValueError, match="positive has no concat_latent_image"):
+    with pytest.raises(ValueError, match=r"target concat_latent: positive \(entry 0\) carries no conditional image "
+                                         r"latent \(concat_latent_image\); this conditioning supports no target"):
         _timenoise([[ctx, {}]], [[ctx, {}]])
     positive, negative, _ = _svd_conditioning()
-    with pytest.raises(ValueError, match="frames = 3 but positive's concat_latent_image has"):
+    with pytest.raises(ValueError, match="frames = 3 but positive's concat_latent_image has 2 images"):
         _timenoise([[positive[0][0], dict(positive[0][1],
                                           concat_latent_image=torch.zeros(2, 4, 8, 8))]], negative,
-                   form="per_element", frames=3)
+                   form="per_element", frames=3, latent={"samples": torch.zeros(3, 4, 8, 8)})
 
 
 # ------------------------------------------------------------------------------------------ in a real prompt

@@ -138,3 +138,25 @@ def test_bad_levels():
         tn.quantile(1.0, 0.0, 5, 100)
     with pytest.raises(ValueError, match="3 timesteps"):
         tn.timenoise_training_batch(torch.zeros(2, 3), [1, 2, 3], tn.PRESETS["SVD"])
+
+
+def test_weight_limits_the_noise_to_the_given_part():
+    """Wan's concat_mask inverted: noise where the image is given (weight 1), none on the padding (weight 0); the
+    draws are those of the unweighted call."""
+    cond = torch.randn(1, 16, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    weight = torch.tensor([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1, 1)
+    full = tn.apply_timenoise(cond, 2.0, seed=4)
+    part = tn.apply_timenoise(cond, 2.0, seed=4, weight=weight)
+    assert torch.equal(part[:, :, 1:], cond[:, :, 1:])
+    assert torch.equal(part[:, :, 0], full[:, :, 0])
+    offset = tn.apply_timenoise(cond, 2.0, seed=4, form="scalar_offset", weight=weight)
+    assert torch.equal(offset[:, :, 1:], cond[:, :, 1:]) and float((offset - cond)[:, :, 0].std()) < 1e-6
+
+
+@pytest.mark.parametrize("weight, match", [(torch.ones(1, 1, 5, 1, 1), "does not fit the conditioning"),
+                                           (torch.ones(2, 1, 1, 1, 1, 1), "does not fit the conditioning"),
+                                           (torch.full((1, 1, 3, 1, 1), 1.5), r"must lie in \[0, 1\]"),
+                                           (torch.full((1, 1, 3, 1, 1), float("nan")), r"must lie in \[0, 1\]")])
+def test_bad_weights_are_refused(weight, match):
+    with pytest.raises(ValueError, match=match):
+        tn.apply_timenoise(torch.zeros(1, 16, 3, 4, 4), 1.0, seed=0, weight=weight)
