@@ -294,8 +294,6 @@ class CILTimeNoiseConditioning(io.ComfyNode):
                              "its CLIP image tokens (no concat latent): set target to image_embedding")
         level, default_form = _timenoise_level(preset, beta, t, quantile, beta_m, a, mu_max)
         form = default_form if form == "preset_default" else form
-        if level == 0:
-            return io.NodeOutput(positive, negative)
         video = tt.latent_frames(latent)
         gen_state = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF).get_state()
 
@@ -304,6 +302,8 @@ class CILTimeNoiseConditioning(io.ComfyNode):
             gen.set_state(gen_state)  # the same draws for both branches
             return _noise_entries(cond, name, target, level, form, int(frames), gen, set_augmentation_level, video)
 
-        pos = noised(positive, "positive")
+        pos = noised(positive, "positive")  # at beta 0 too: a wrong target or frames count is refused the same
         neg = noised(negative, "negative") if apply_to == "positive_and_negative" else negative
+        if level == 0:  # no noise: the inputs pass through unchanged
+            return io.NodeOutput(positive, negative)
         return io.NodeOutput(pos, neg)

@@ -250,3 +250,14 @@ def test_svd_frames_that_do_not_match_the_video_are_refused(comfy):
             timenoise(pos, neg, frames=frames)
     out, _ = timenoise(pos, neg, frames=4, latent=latent, form="per_element")
     assert out[0][1]["concat_latent_image"].shape[0] == 4
+
+
+def test_beta_zero_passes_through_but_still_refuses_a_wrong_target(comfy):
+    pos, neg, latent = svd()
+    out, out_neg = timenoise(pos, neg, beta=0.0, frames=4, latent=latent)
+    assert out is pos and out_neg is neg
+    text = [[torch.randn(1, 4, 32), {}]]
+    with pytest.raises(ValueError, match="target image_embedding: positive"):
+        timenoise(text, text, beta=0.0, target="image_embedding")
+    with pytest.raises(ValueError, match="frames = 7 but the video has 4 frames"):
+        timenoise(pos, neg, beta=0.0, frames=7, latent=latent)
