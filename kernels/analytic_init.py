@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from . import layout as lay
-from .noise_objects import StartState, _samples
+from .noise_objects import StartState, _samples, attributed, blame
+from .checkpoints import CheckpointError, UnsafePickleError, read_checkpoint
 from .noise_solver import probe_affine
+from .text import quoted
 
 RESAMPLE_MODES = ("interpolate", "channel_mean")
 SCHEDULES = ("auto", "uniform_trailing", "karras", "linear_timesteps")
@@ -81,7 +83,7 @@ def svd_official_latents(mean: torch.Tensor, variance: float, eps: torch.Tensor,
         return x * torch.sqrt(s2 + 1.0 + e) + variance
     if formula == "june2024":
         return x * (math.sqrt(s2 + 1.0) + math.sqrt(variance)) + e
-    raise ValueError(f"svd_formula '{formula}' is unknown: use one of {', '.join(SVD_FORMULAS)}")
+    raise ValueError(f"svd_formula {quoted(formula)} is unknown: use one of {', '.join(SVD_FORMULAS)}")
 
 
 def ldm_alphas_cumprod(timesteps: int = 1000, linear_start: float = 0.00085, linear_end: float = 0.012,
@@ -195,7 +197,7 @@ def start_sigmas(model_sampling, M: float, steps: int, schedule: str = "auto") -
     Karras σ_max = M, ρ 7 to the model's σ_min), linear_timesteps (flow). linear_timesteps: M·(1 − i/S) mapped to σ.
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"schedule '{schedule}' is unknown: use one of {', '.join(SCHEDULES)}")
+        raise ValueError(f"schedule {quoted(schedule)} is unknown: use one of {', '.join(SCHEDULES)}")
     if int(steps) < 1:
         raise ValueError(f"steps = {steps}: use at least 1 step")
     steps = int(steps)
@@ -257,9 +259,9 @@ class Statistics:
     def __post_init__(self):
         check_variance(self.variance)
         if self.space not in SPACES:
-            raise ValueError(f"statistics space '{self.space}' is unknown: use model or latent")
+            raise ValueError(f"statistics space {quoted(self.space)} is unknown: use model or latent")
         if self.resample not in RESAMPLE_MODES:
-            raise ValueError(f"resample '{self.resample}' is unknown: use one of {', '.join(RESAMPLE_MODES)}")
+            raise ValueError(f"resample {quoted(self.resample)} is unknown: use one of {', '.join(RESAMPLE_MODES)}")
         if not math.isfinite(self.scale) or self.scale <= 0:
             raise ValueError(f"data_scale = {self.scale:g} must be above 0 (1.0 = as the official code)")
         if self.mean is not None and (self.mean.ndim != 4 or self.mean.numel() == 0):
@@ -313,7 +315,7 @@ def resample_mean(mean: torch.Tensor, frames: int, height: int, width: int,
     average everywhere (drops the watermark and layout of the released means).
     """
     if mode not in RESAMPLE_MODES:
-        raise ValueError(f"resample '{mode}' is unknown: use one of {', '.join(RESAMPLE_MODES)}")
+        raise ValueError(f"resample {quoted(mode)} is unknown: use one of {', '.join(RESAMPLE_MODES)}")
     c, f, h, w = mean.shape
     if mode == "channel_mean":
         return mean.mean(dim=(1, 2, 3), keepdim=True).expand(c, frames, height, width).contiguous()
@@ -337,23 +339,41 @@ def _norm_key(key: str) -> str:
     return key.replace("_", "").lower()
 
 
+def _stat_key(tensors: dict, norm: str, what: str, source: str) -> str | None:
+    """The one key of ``tensors`` that normalises to ``norm``; two such keys are refused (which one is meant?)."""
+    found = [k for k in tensors if isinstance(k, str) and _norm_key(k) == norm]
+    if len(found) > 1:
+        raise ValueError(f"{source}: keys {' and '.join(quoted(k, 40) for k in found[:4])} name the same statistic "
+                         f"({what}: key names are read without case and '_'); keep only one of them in the file")
+    return found[0] if found else None
+
+
+def _float_tensor(value, key: str, what: str, source: str) -> torch.Tensor:
+    """A float tensor (a plain Python float, as some pickles hold Tr(Cov)/d, becomes one); anything else refused."""
+    if isinstance(value, float):
+        return torch.tensor(value, dtype=torch.float64)
+    if torch.is_tensor(value) and value.is_floating_point():
+        return value
+    held = (f"a tensor of {str(value.dtype).replace('torch.', '')}" if torch.is_tensor(value)
+            else f"{type(value).__name__} {repr(value)[:40]}")
+    raise ValueError(f"{source}: {quoted(key, 40)} holds {held}, not a float: {what} must be a float number or a float "
+                     "tensor (the released files hold float32); use a released initial_noise file or one saved by this pack")
+
+
 def statistics_from_tensors(tensors: dict, metadata: dict | None = None, source: str = "statistics file",
                             resample: str = "interpolate", scale: float = 1.0) -> Statistics:
     """Statistics from a released / saved state dict (see the module docstring for keys and layouts)."""
-    keys = {_norm_key(k): k for k in tensors}
-    mean_key = keys.get("expectationx0")
-    var_key = keys.get("trcovd")
+    mean_key = _stat_key(tensors, "expectationx0", "E[x0]", source)
+    var_key = _stat_key(tensors, "trcovd", "Tr(Cov)/d", source)
     if mean_key is None or var_key is None:
+        held = ", ".join(quoted(k, 40) for k in sorted(map(str, tensors))[:6])
         raise ValueError(
-            f"{source} is not a CIL statistics file: it holds {sorted(tensors)[:6]}; expected E[x0] under "
+            f"{source} is not a CIL statistics file: it holds {held or 'nothing'}; expected E[x0] under "
             "'Expectation_X0' (or SVD's 'Expectation_x_0') and Tr(Cov)/d under 'Tr_Cov_d' (or 'trCov_d')")
-    mean, var = tensors[mean_key], tensors[var_key]
-    if isinstance(var, (int, float)) and not isinstance(var, bool):  # a plain number in some pickles
-        var = torch.tensor(float(var))
-    if not torch.is_tensor(mean) or not torch.is_tensor(var) or not mean.is_floating_point():
-        raise ValueError(f"{source}: '{mean_key}' and '{var_key}' must be float tensors")
+    mean = _float_tensor(tensors[mean_key], mean_key, "E[x0]", source)
+    var = _float_tensor(tensors[var_key], var_key, "Tr(Cov)/d", source)
     if var.numel() != 1:
-        raise ValueError(f"{source}: '{var_key}' must be one number (Tr(Cov)/d); it has shape {tuple(var.shape)}")
+        raise ValueError(f"{source}: {quoted(var_key)} must be one number (Tr(Cov)/d); it has shape {tuple(var.shape)}")
     layout = (metadata or {}).get("layout") or ("bfchw" if mean_key == _SVD_MEAN_KEY else "bcfhw")
     if mean.ndim == 1:  # per-channel means
         mean = mean.reshape(-1, 1, 1, 1)
@@ -365,7 +385,7 @@ def statistics_from_tensors(tensors: dict, metadata: dict | None = None, source:
         elif layout == "bcfhw":
             mean = mean[0]
         else:
-            raise ValueError(f"{source}: layout '{layout}' is unknown: use bcfhw or bfchw")
+            raise ValueError(f"{source}: layout {quoted(layout)} is unknown: use bcfhw or bfchw")
     else:
         raise ValueError(f"{source}: E[x0] must be [1, C, F, h, w] (or [1, F, C, h, w] for SVD files, or [C] "
                          f"per-channel); got {tuple(mean.shape)}")
@@ -373,7 +393,8 @@ def statistics_from_tensors(tensors: dict, metadata: dict | None = None, source:
     if not math.isfinite(variance) or variance < 0:
         raise ValueError(f"{source}: Tr(Cov)/d = {variance:g} is negative or not finite; this is not a valid "
                          "statistics file")
-    return Statistics(mean.detach().float().contiguous(), variance, "model", resample, float(scale), source)
+    return Statistics(mean.detach().float().contiguous().clone(), variance, "model", resample, float(scale),
+                      source)
 
 
 def load_statistics(path: str, resample: str = "interpolate", scale: float = 1.0) -> Statistics:
@@ -381,22 +402,20 @@ def load_statistics(path: str, resample: str = "interpolate", scale: float = 1.0
     name = os.path.basename(str(path))
     ext = os.path.splitext(name)[1].lower()
     if ext not in STAT_EXTENSIONS:
-        raise ValueError(f"statistics_file '{name}': use a {', '.join(STAT_EXTENSIONS)} file")
-    metadata = {}
-    try:
-        if ext in (".safetensors", ".sft"):
-            from safetensors import safe_open
-            with safe_open(str(path), framework="pt", device="cpu") as f:
-                metadata = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        else:
-            tensors = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt / not a tensor file
-        raise ValueError(f"statistics_file '{name}' is not a readable statistics file ({type(exc).__name__}: "
-                         f"{str(exc)[:120]}): use a released initial_noise file or one saved by this pack") from None
+        raise ValueError(f"statistics_file {quoted(name)}: use a {', '.join(STAT_EXTENSIONS)} file")
+    try:  # the checkpoint loaders' safe reader: weights_only pickles, code-running ones refused unread
+        tensors, metadata = read_checkpoint(path)
+    except UnsafePickleError as exc:
+        raise ValueError(f"statistics_file {quoted(name)}: this pickle holds Python objects that would run code when "
+                         f"loaded ({exc.detail}), so it is refused; use a released initial_noise file or one saved "
+                         "by this pack") from None
+    except CheckpointError as exc:  # corrupt / not a tensor file
+        reason = str(exc).removeprefix(f"{name}: ")
+        raise ValueError(f"statistics_file {quoted(name)} is not a readable statistics file ({reason}): use a "
+                         "released initial_noise file or one saved by this pack") from None
     if not isinstance(tensors, dict):
-        raise ValueError(f"statistics_file '{name}' holds a {type(tensors).__name__}, not a dict of tensors")
-    return statistics_from_tensors(tensors, metadata, f"statistics_file '{name}'", resample, scale)
+        raise ValueError(f"statistics_file {quoted(name)} holds a {type(tensors).__name__}, not a dict of tensors")
+    return statistics_from_tensors(tensors, metadata, f"statistics_file {quoted(name)}", resample, scale)
 
 
 def statistics_from_latent(latent: torch.Tensor, variance: float, resample: str = "interpolate") -> Statistics:
@@ -472,25 +491,28 @@ class AnalyticInitNoise:
     stats: Statistics
     svd_formula: str = "fixed"
     base_noise: object | None = None
+    origin: str = ""
 
     def __post_init__(self):
         if self.svd_formula not in SVD_FORMULAS:
-            raise ValueError(f"svd_formula '{self.svd_formula}' is unknown: use one of {', '.join(SVD_FORMULAS)}")
+            raise ValueError(f"svd_formula {quoted(self.svd_formula)} is unknown: use one of {', '.join(SVD_FORMULAS)}")
 
     def eps(self, input_latent: dict, samples: torch.Tensor) -> torch.Tensor:
         if self.base_noise is None:
             gen = torch.Generator("cpu").manual_seed(int(self.seed) & 0xFFFFFFFFFFFFFFFF)
             return torch.randn(samples.shape, generator=gen, dtype=torch.float32)
-        state = getattr(self.base_noise, "state", None)
-        eps = state(samples) if callable(state) else self.base_noise.generate_noise(input_latent)
-        if tuple(eps.shape) != tuple(samples.shape):
-            raise ValueError(f"noise gives {tuple(eps.shape)} for a latent of {tuple(samples.shape)}")
+        with blame("noise"):
+            state = getattr(self.base_noise, "state", None)
+            eps = state(samples) if callable(state) else self.base_noise.generate_noise(input_latent)
+            if tuple(eps.shape) != tuple(samples.shape):
+                raise ValueError(f"noise gives {tuple(eps.shape)} for a latent of {tuple(samples.shape)}")
         return eps.float().cpu()
 
     def moments(self, samples: torch.Tensor):
         """(mean tensor or None, std) of x_M in ComfyUI's sampler state x."""
         fwd = probe_affine(self.start.model_sampling, self.start.sigma0, False)
-        mean = self.stats.mean_like(samples, self.start.process_in)
+        with blame("statistics"):
+            mean = self.stats.mean_like(samples, self.start.process_in)
         return analytic_moments(fwd.c, fwd.a, mean, self.stats.scaled_variance)
 
     def target(self, input_latent: dict, samples: torch.Tensor) -> torch.Tensor:
@@ -499,24 +521,30 @@ class AnalyticInitNoise:
         if self.svd_formula != "fixed":
             fwd = probe_affine(self.start.model_sampling, self.start.sigma0, False)
             if abs(fwd.c - 1.0) > 1e-6 or abs(fwd.a - self.start.sigma0) > 1e-6 * max(1.0, self.start.sigma0):
-                raise ValueError(f"svd_formula '{self.svd_formula}' reproduces the official SVD pipeline: use it "
+                raise ValueError(f"svd_formula {quoted(self.svd_formula)} reproduces the official SVD pipeline: use it "
                                  "only on EDM/VE models such as SVD (keep 'fixed' here)")
-            mean = self.stats.mean_like(samples, self.start.process_in)
+            with blame("statistics"):
+                mean = self.stats.mean_like(samples, self.start.process_in)
             mean = torch.zeros_like(eps) if mean is None else mean
             return svd_official_latents(mean, self.stats.scaled_variance, eps, self.start.sigma0, self.svd_formula)
         mean, std = self.moments(samples)
         x = std * eps
         return x if mean is None else x + mean.double()
 
+    @attributed
     def state(self, samples: torch.Tensor, input_latent: dict | None = None) -> torch.Tensor:
         """The model-input start state z = calculate_input(σ0, x_M)."""
+        return self._state(samples, input_latent)
+
+    def _state(self, samples: torch.Tensor, input_latent: dict | None = None) -> torch.Tensor:
         k = probe_affine(self.start.model_sampling, self.start.sigma0, False).k
         return k * self.target(input_latent or {"samples": samples}, samples)
 
+    @attributed
     def generate_noise(self, input_latent) -> torch.Tensor:
         samples = _samples(input_latent)
         if input_latent.get("noise_mask") is not None:
             raise ValueError("latent_image has a noise mask: ComfyUI re-noises masked latents with this NOISE at "
                              "every step, which an Analytic-Init start would distort. Remove the noise mask "
                              "(SetLatentNoiseMask) or use RandomNoise for inpainting")
-        return self.start.noise_for(self.state(samples, input_latent), samples)
+        return self.start.noise_for(self._state(samples, input_latent), samples)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .text import quoted
+
 PRESETS = ("ultrafast", "fast", "medium")
 MIN_SIDE = 16  # DIS's coarsest pyramid level needs a few 8-px patches
 
@@ -39,7 +41,7 @@ def iter_flow(gray: np.ndarray, pairs: list[tuple[int, int]] | None = None, pres
     """Yield the flow [H, W, 2] float32 of each (a, b) frame pair of ``gray`` [T, H, W] uint8 (default:
     consecutive frames), one at a time so long videos never hold every flow field."""
     if preset not in PRESETS:
-        raise ValueError(f"flow preset '{preset}' is unknown: use one of {', '.join(PRESETS)}")
+        raise ValueError(f"flow preset {quoted(preset)} is unknown: use one of {', '.join(PRESETS)}")
     if gray.ndim != 3 or gray.dtype != np.uint8:
         raise ValueError(f"optical flow needs [T, H, W] uint8 frames; got {gray.dtype} {gray.shape}")
     t, h, w = gray.shape

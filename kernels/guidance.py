@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .text import quoted
+
 PREDICTIONS = ("v", "eps")
 
 
@@ -13,7 +15,7 @@ def to_prediction(denoised: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor, 
         return (x / (sigma ** 2 + 1) - denoised) * (sigma ** 2 + 1).sqrt() / sigma
     if kind == "eps":
         return (x - denoised) / sigma
-    raise ValueError(f"prediction '{kind}' is unknown: use one of {', '.join(PREDICTIONS)}")
+    raise ValueError(f"prediction {quoted(kind)} is unknown: use one of {', '.join(PREDICTIONS)}")
 
 
 def from_prediction(out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor, kind: str) -> torch.Tensor:
@@ -22,7 +24,7 @@ def from_prediction(out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor, kin
         return x / (sigma ** 2 + 1) - out * sigma / (sigma ** 2 + 1).sqrt()
     if kind == "eps":
         return x - out * sigma
-    raise ValueError(f"prediction '{kind}' is unknown: use one of {', '.join(PREDICTIONS)}")
+    raise ValueError(f"prediction {quoted(kind)} is unknown: use one of {', '.join(PREDICTIONS)}")
 
 
 def rescaled_guidance(cond: torch.Tensor, uncond: torch.Tensor, scale: float, multiplier: float,

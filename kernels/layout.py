@@ -49,3 +49,14 @@ def from_bcthw(video: torch.Tensor, ndim: int) -> torch.Tensor:
     if ndim == 5:
         return video
     return video.squeeze(0).permute(1, 0, 2, 3).contiguous()
+
+
+def check_finite(values: torch.Tensor, name: str, fix: str) -> None:
+    """Refuse a tensor that holds NaN or ±inf, naming the input (``name``) and saying how to fix it (``fix``)."""
+    if not values.is_floating_point():
+        return
+    bad = ~torch.isfinite(values)
+    if bool(bad.any()):
+        nan = int(torch.isnan(values).sum())
+        raise ValueError(f"{name} holds {nan} NaN and {int(bad.sum()) - nan} infinite value(s) "
+                         f"(of {values.numel()}): {fix}")

@@ -2,9 +2,15 @@
 
 They hold plain settings plus two duck-typed handles taken from the MODEL when the node runs: the
 model-sampling object and the latent format's ``process_in``. No ComfyUI import.
+
+The sampler draws the noise long after the node ran, so an error there would show on SamplerCustomAdvanced
+alone: with ``origin`` set (the node's name and id), ``generate_noise`` puts it and the input at fault (tagged
+with :func:`blame`) in front of the message, keeping the exception's type.
 """
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,7 +19,45 @@ import torch
 from . import layout as lay
 from .noise_solver import Affine, is_max_denoise, noise_for_state, probe_affine
 from .pyoco import video_noise
-from .spectral import frameinit_mix
+from .spectral import frameinit_start
+
+
+@contextmanager
+def blame(input_name: str):
+    """Errors raised in this block are about the node's input ``input_name`` (the innermost tag wins)."""
+    try:
+        yield
+    except Exception as err:
+        if getattr(err, "noise_input", None) is None:
+            err.noise_input = input_name
+        raise
+
+
+def named(origin: str, err: Exception) -> Exception:
+    """``err`` with "<origin> input '<input>': " in front, of the same type where it can be rebuilt so."""
+    input_name = getattr(err, "noise_input", None)
+    where = f"{origin} input '{input_name}'" if input_name else f"{origin}, drawing the noise"
+    message = f"{where}: {err}"
+    try:
+        new = type(err)(message)
+    except Exception:  # noqa: BLE001  (a type that takes other arguments: fall back to RuntimeError)
+        new = None
+    if new is None or str(new) != message:
+        new = RuntimeError(f"{where}: {type(err).__name__}: {err}")
+    return new
+
+
+def attributed(method):
+    """Wrap a NOISE method so that its errors name ``self.origin`` (ComfyUI's interrupt passes unchanged)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:
+            if not self.origin or type(err).__name__ == "InterruptProcessingException":
+                raise
+            raise named(self.origin, err) from err
+    return wrapper
 
 
 def _samples(input_latent) -> torch.Tensor:
@@ -34,7 +78,9 @@ class PYoCoNoise:
     seed: int
     kind: str = "pyoco_mixed"
     alpha: float = 1.0
+    origin: str = ""
 
+    @attributed
     def generate_noise(self, input_latent) -> torch.Tensor:
         samples = _samples(input_latent)
         return video_noise(samples.shape, self.seed, self.kind, self.alpha, dtype=samples.dtype)
@@ -58,6 +104,11 @@ class StartState:
         return noise_for_state(z, self.affine(), latent).to(samples.dtype).cpu()
 
 
+LAYOUT_FIX = ("it came out of an earlier node broken (a diverged sampler, or an fp16 VAE overflow): rebuild the "
+              "layout from a clean image (Static Layout or Camera Layout -> VAE Encode, the VAE in fp32 if it "
+              "overflows); FrameInit would turn the whole video into NaN")
+
+
 @dataclass
 class FrameInitNoise:
     """ConsistI2V FrameInit: start from the low band of a noised layout video plus fresh high band."""
@@ -73,9 +124,17 @@ class FrameInitNoise:
     d_t: float = 0.25
     order: int = 4
     official_filters: bool = False
+    origin: str = ""
+    layout_input: str = "layout"
+    temporal_padding: str = "circular"
 
     def check_layout(self, samples: torch.Tensor) -> None:
+        with blame(self.layout_input):
+            self._check_layout(samples)
+
+    def _check_layout(self, samples: torch.Tensor) -> None:
         layout = self.layout
+        lay.check_finite(layout, self.layout_input, LAYOUT_FIX)
         extra = 1 if self.drop_first_frame else 0
         if layout.ndim != samples.ndim:
             raise ValueError(
@@ -107,8 +166,12 @@ class FrameInitNoise:
         if layout.ndim == 5 and layout.shape[0] not in (1, samples.shape[0]):
             raise ValueError(f"layout batch {layout.shape[0]} does not match the latent batch {samples.shape[0]}")
 
+    @attributed
     def state(self, samples: torch.Tensor) -> torch.Tensor:
         """The intended model-input state z (float32) for ``samples``' shape."""
+        return self._state(samples)
+
+    def _state(self, samples: torch.Tensor) -> torch.Tensor:
         self.check_layout(samples)
         layout = self.layout.float()
         if layout.ndim == 5 and layout.shape[0] != samples.shape[0]:
@@ -116,11 +179,11 @@ class FrameInitNoise:
         layout = self.start.process_in(layout.clone())
         eps = video_noise(layout.shape, self.seed, self.noise_kind, self.alpha)
         tau = probe_affine(self.start.model_sampling, self.sigma_tau, False)
-        noised = (tau.k * tau.a) * eps + (tau.k * tau.c) * layout
-        z = frameinit_mix(noised, eps, kind=self.filter_kind, d_s=self.d_s, d_t=self.d_t, order=self.order,
-                          official=self.official_filters)
+        z = frameinit_start(layout, eps, tau.k * tau.a, tau.k * tau.c, self.temporal_padding, kind=self.filter_kind,
+                            d_s=self.d_s, d_t=self.d_t, order=self.order, official=self.official_filters)
         return lay.drop_first_frame(z) if self.drop_first_frame else z
 
+    @attributed
     def generate_noise(self, input_latent) -> torch.Tensor:
         samples = _samples(input_latent)
-        return self.start.noise_for(self.state(samples), samples)
+        return self.start.noise_for(self._state(samples), samples)

@@ -18,6 +18,7 @@ import math
 import torch
 
 from .layout import from_bcthw, video_dims
+from .text import quoted
 
 NOISE_TYPES = ("pyoco_mixed", "pyoco_progressive", "gaussian")
 
@@ -39,7 +40,7 @@ def video_noise(shape, seed: int, kind: str = "pyoco_mixed", alpha: float = 1.0,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Noise for a 4-D ``[T,C,H,W]`` or 5-D ``[B,C,T,H,W]`` latent, on the CPU."""
     if kind not in NOISE_TYPES:
-        raise ValueError(f"noise type '{kind}' is unknown: use one of {', '.join(NOISE_TYPES)}")
+        raise ValueError(f"noise type {quoted(kind)} is unknown: use one of {', '.join(NOISE_TYPES)}")
     check_alpha(alpha)
     shape = tuple(int(s) for s in shape)
     b, c, t, h, w = _bcthw_shape(shape)

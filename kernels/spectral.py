@@ -13,6 +13,13 @@ Default coordinates are centred, ``u = 2(k - N//2)/N``: the DC bin is exactly 1 
 Hermitian-symmetric for every size, so a real video stays real. ``official=True`` reproduces the
 ConsistI2V/FreeInit filters bit for bit, quirks included (``u = 2k/N - 1``, which only differs for
 odd sizes). Either way d_s = 0 or d_t = 0 gives the all-zero filter.
+
+The FFT is circular in time, so a low-pass mixes the last frames of a clip into its first ones.
+``temporal_padding`` (``lowpass``, ``frameinit_start``) chooses what the clip continues into:
+``circular`` (the official behaviour), ``reflect`` (mirrored about its end frames, which are not repeated:
+the even extension of period 2T-2) or ``mirror`` (mirrored with the end frames repeated: period 2T). Either
+mirrored clip is continuous where the FFT wraps, so nothing of the end reaches the start; the filter is
+built for the padded length, whose normalised frequencies are the same.
 """
 from __future__ import annotations
 
@@ -21,14 +28,16 @@ import functools
 import torch
 
 from .layout import video_dims
+from .text import quoted
 
 FILTER_TYPES = ("gaussian", "butterworth", "ideal", "box")
+TEMPORAL_PADDINGS = ("circular", "reflect", "mirror")
 
 
 def check_filter_args(kind: str, d_s: float, d_t: float, order: int = 4) -> None:
     """Raise ValueError naming the parameter and the accepted range."""
     if kind not in FILTER_TYPES:
-        raise ValueError(f"filter '{kind}' is unknown: use one of {', '.join(FILTER_TYPES)}")
+        raise ValueError(f"filter {quoted(kind)} is unknown: use one of {', '.join(FILTER_TYPES)}")
     for name, value in (("d_s (spatial stop frequency)", d_s), ("d_t (temporal stop frequency)", d_t)):
         if not (0.0 <= float(value) <= 1.0):
             raise ValueError(f"{name} = {value} is out of range: use a value in [0, 1] (ConsistI2V uses 0.25)")
@@ -113,10 +122,32 @@ def _broadcast(filt: torch.Tensor, ndim: int, dims: tuple[int, int, int]) -> tor
     return filt.reshape(shape)
 
 
+def check_temporal_padding(mode: str) -> None:
+    if mode not in TEMPORAL_PADDINGS:
+        raise ValueError(f"temporal_padding {quoted(mode)} is unknown: use one of {', '.join(TEMPORAL_PADDINGS)}")
+
+
+def mirrored_in_time(x: torch.Tensor, dim: int, mode: str) -> torch.Tensor:
+    """``x`` followed by its time-reversed copy: ``reflect`` leaves out both end frames (length 2T-2, at least
+    T), ``mirror`` repeats them (2T). Seen as periodic, either is continuous where the FFT wraps."""
+    check_temporal_padding(mode)
+    if mode == "circular":
+        return x
+    back = x.flip(dim)
+    if mode == "reflect":
+        back = back.narrow(dim, 1, max(0, x.shape[dim] - 2))
+    return torch.cat([x, back], dim=dim)
+
+
 def lowpass(x: torch.Tensor, kind: str = "gaussian", d_s: float = 0.25, d_t: float = 0.25,
-            order: int = 4, official: bool = False) -> torch.Tensor:
+            order: int = 4, official: bool = False, temporal_padding: str = "circular") -> torch.Tensor:
     """Low band of a 4-D ``[T,C,H,W]`` or 5-D ``[B,C,T,H,W]`` latent video (float32 result)."""
     dims = video_dims(x.ndim)
+    check_temporal_padding(temporal_padding)
+    if temporal_padding != "circular":
+        frames = x.shape[dims[0]]
+        padded = lowpass(mirrored_in_time(x.float(), dims[0], temporal_padding), kind, d_s, d_t, order, official)
+        return padded.narrow(dims[0], 0, frames)
     size = tuple(x.shape[d] for d in dims)
     x = x.float()
     if official:
@@ -142,3 +173,26 @@ def frameinit_mix(noised_layout: torch.Tensor, noise: torch.Tensor, **filter_arg
         raise ValueError(f"layout {tuple(noised_layout.shape)} and noise {tuple(noise.shape)} differ in shape")
     noise32 = noise.float()
     return noise32 + lowpass(noised_layout.float() - noise32, **filter_args)
+
+
+def frameinit_start(layout: torch.Tensor, noise: torch.Tensor, noise_gain: float, layout_gain: float,
+                    temporal_padding: str = "circular", **filter_args) -> torch.Tensor:
+    """FrameInit from the layout itself: low band of ``noise_gain·noise + layout_gain·layout`` (the noised
+    layout), high band of ``noise``.
+
+    ``circular`` is exactly ``frameinit_mix`` (official). With ``reflect`` / ``mirror`` only the layout's low
+    band is taken on the time-mirrored clip; the noise's low band stays circular. A circular filter keeps white
+    (and PYoCo) noise stationary, so the noise part is the official one, frame for frame: where the layout is
+    zero the result equals circular mode's, near unit variance (1 at noise_gain 1, and never below noise_gain²)
+    at the first and last frames as in the middle. Mirroring the noise too would correlate the end frames
+    with their own copies and change the variance there.
+    """
+    if layout.shape != noise.shape:
+        raise ValueError(f"layout {tuple(layout.shape)} and noise {tuple(noise.shape)} differ in shape")
+    check_temporal_padding(temporal_padding)
+    noise32 = noise.float()
+    if temporal_padding == "circular":
+        return frameinit_mix(noise_gain * noise32 + layout_gain * layout.float(), noise32, **filter_args)
+    noise_low = lowpass((noise_gain - 1) * noise32, **filter_args)
+    return noise32 + noise_low + layout_gain * lowpass(layout.float(), temporal_padding=temporal_padding,
+                                                        **filter_args)

@@ -12,7 +12,7 @@ from ..kernels import analytic_init as ai
 from ..kernels import timenoise as tn
 from ..kernels.noise_objects import StartState
 from . import timenoise_targets as tt
-from .common import NOISE_CATEGORY, quoted, seed_input
+from .common import NOISE_CATEGORY, node_origin, quoted, seed_input
 
 STATS_FOLDER = "cil_statistics"
 CIL_CATEGORY = "sampling/custom_sampling/cil"
@@ -79,6 +79,7 @@ class CILAnalyticInit(io.ComfyNode):
                     "FrameInit.")),
             ],
             outputs=[io.Noise.Output(display_name="NOISE"), io.Sigmas.Output(display_name="SIGMAS")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -93,14 +94,18 @@ class CILAnalyticInit(io.ComfyNode):
         scale = ai.start_scale(model_sampling)
         ai.check_M(M, scale)
         if svd_formula not in ai.SVD_FORMULAS:
-            raise ValueError(f"svd_formula '{svd_formula}' is unknown: use one of {', '.join(ai.SVD_FORMULAS)}")
+            raise ValueError(f"svd_formula {quoted(svd_formula)} is unknown: use one of {', '.join(ai.SVD_FORMULAS)}")
         if svd_formula != "fixed" and scale.kind != "sigma":
-            raise ValueError(f"svd_formula '{svd_formula}' reproduces the official SVD pipeline: use it only on "
+            raise ValueError(f"svd_formula {quoted(svd_formula)} reproduces the official SVD pipeline: use it only on "
                              "SVD/EDM models; keep 'fixed' for this model")
         sigmas = ai.start_sigmas(model_sampling, M, steps, schedule)
         sigma0 = float(sigmas[0])
+        if not math.isfinite(sigma0):
+            raise ValueError(f"M = {M:g} gives the first sigma {sigma0} on this model, which is not finite: no start "
+                             "state exists there; lower M")
         start = StartState(model_sampling, latent_format.process_in, sigma0, float(model_sampling.sigma_max))
-        return io.NodeOutput(ai.AnalyticInitNoise(int(seed), start, statistics, svd_formula, noise), sigmas)
+        noise = ai.AnalyticInitNoise(int(seed), start, statistics, svd_formula, noise, origin=node_origin(cls))
+        return io.NodeOutput(noise, sigmas)
 
 
 class CILStatisticsLoader(io.ComfyNode):
@@ -130,8 +135,8 @@ class CILStatisticsLoader(io.ComfyNode):
     def execute(cls, statistics_file, resample, data_scale) -> io.NodeOutput:
         path = folder_paths.get_full_path(STATS_FOLDER, statistics_file)
         if path is None:
-            raise ValueError(f"statistics_file: '{statistics_file}' is not in models/{STATS_FOLDER}: put the file "
-                             "there and refresh")
+            raise ValueError(f"statistics_file: {quoted(statistics_file)} is not in models/{STATS_FOLDER}: put the "
+                             "file there and refresh")
         return io.NodeOutput(ai.load_statistics(path, resample, data_scale))
 
 

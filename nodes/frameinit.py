@@ -9,8 +9,8 @@ from ..kernels.noise_objects import LAYOUT_FIX, FrameInitNoise
 from ..kernels.noise_solver import sigma_for_snr
 from ..kernels.pyoco import check_alpha
 from ..kernels.schedules import consisti2v_snr_ratio
-from ..kernels.spectral import FILTER_TYPES, check_filter_args
-from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, seed_input, start_state
+from ..kernels.spectral import FILTER_TYPES, TEMPORAL_PADDINGS, check_filter_args, check_temporal_padding
+from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, quoted, seed_input, start_state
 from .memory import free_memory
 
 TAU_SCALES = ("model_schedule", "consisti2v_snr")
@@ -19,7 +19,7 @@ TAU_SCALES = ("model_schedule", "consisti2v_snr")
 def layout_noise_sigma(model_sampling, tau: int, tau_scale: str) -> float:
     """The model's sigma for FrameInit's noise level tau (on a 1000-step scale)."""
     if tau_scale not in TAU_SCALES:
-        raise ValueError(f"timestep_scale '{tau_scale}' is unknown: use one of {', '.join(TAU_SCALES)}")
+        raise ValueError(f"timestep_scale {quoted(tau_scale)} is unknown: use one of {', '.join(TAU_SCALES)}")
     if tau_scale == "model_schedule":
         return float(model_sampling.percent_to_sigma(1.0 - tau / 999.0))
     return sigma_for_snr(model_sampling, consisti2v_snr_ratio(tau), float(model_sampling.sigma_max))
@@ -51,11 +51,13 @@ def frameinit_inputs() -> list:
 
 
 def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff, temporal_cutoff,
-                            butterworth_order, noise_type, pyoco_alpha, official_filters=False):
+                            butterworth_order, noise_type, pyoco_alpha, official_filters=False,
+                            temporal_padding="circular"):
     """Check the inputs of ``frameinit_inputs`` + ``noise_type_inputs`` once and return
     ``build(seed, layout, drop_first_frame=False) -> FrameInitNoise`` for this MODEL and SIGMAS."""
     check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
     check_alpha(pyoco_alpha)
+    check_temporal_padding(temporal_padding)
     start = start_state(model, sigmas)
     sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
 
@@ -63,7 +65,7 @@ def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filte
         return FrameInitNoise(origin=origin, layout_input=layout_input,
             seed=seed, layout=layout, start=start, sigma_tau=sigma_tau, drop_first_frame=drop_first_frame,
             noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter, d_s=spatial_cutoff, d_t=temporal_cutoff,
-            order=butterworth_order, official_filters=official_filters)
+            order=butterworth_order, official_filters=official_filters, temporal_padding=temporal_padding)
 
     return build
 
@@ -94,6 +96,13 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
                 io.Boolean.Input("official_filters", default=False, tooltip=(
                     "Reproduce the official ConsistI2V/FreeInit filters exactly, quirks included (off-centre grid "
                     "for odd sizes, ideal cutoff d²<=2·d_s, asymmetric box). Only for parity with the paper code.")),
+                io.Combo.Input("temporal_padding", options=list(TEMPORAL_PADDINGS), default="mirror", optional=True,
+                               tooltip=(
+                    "What the layout continues into at its ends before the low-pass. mirror (default): the clip "
+                    "played backwards, end frames repeated; reflect: the same without repeating them. Either keeps "
+                    "the end of a camera move out of its first frames. circular: the official FFT wrap (the last "
+                    "frames leak into the first), for parity with the paper code. A layout that does not change "
+                    "over time gives the same noise with all three.")),
             ],
             outputs=[io.Noise.Output(display_name="NOISE")],
             hidden=[io.Hidden.unique_id],
@@ -102,7 +111,7 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
     @classmethod
     def execute(cls, model, layout, sigmas, seed, noise_timestep, timestep_scale, filter, spatial_cutoff,
                 temporal_cutoff, butterworth_order, drop_first_frame, noise_type, pyoco_alpha,
-                official_filters) -> io.NodeOutput:
+                official_filters, temporal_padding="mirror") -> io.NodeOutput:
         samples = layout["samples"]
         if samples.ndim not in (4, 5):
             raise ValueError(f"layout is {samples.ndim}-D {tuple(samples.shape)}: connect a VAE-encoded video")
@@ -112,7 +121,8 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
                 "Layout' to repeat the image over the video's frames, then VAE Encode it")
         lay.check_finite(samples, "layout", LAYOUT_FIX)
         build = frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff,
-                                        temporal_cutoff, butterworth_order, noise_type, pyoco_alpha, official_filters)
+                                        temporal_cutoff, butterworth_order, noise_type, pyoco_alpha, official_filters,
+                                        temporal_padding)
         return io.NodeOutput(build(seed, samples.detach().cpu(), drop_first_frame, origin=node_origin(cls)))
 
 

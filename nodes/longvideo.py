@@ -7,7 +7,7 @@ from comfy_api.latest import io
 from ..kernels import layout as lay
 from ..kernels.longvideo import (autoregressive_video, check_chunking, check_long_layout, layout_slice,
                                  total_frames)
-from .common import SEED_MAX, noise_type_inputs, seed_input
+from .common import SEED_MAX, node_origin, noise_type_inputs, seed_input
 from .frameinit import frameinit_inputs, frameinit_noise_builder
 
 CONCAT_KEY = "concat_latent_image"
@@ -40,6 +40,10 @@ def with_condition(conditioning, frame: torch.Tensor) -> list:
             extra[CONCAT_KEY] = frame.to(dtype=old.dtype)
         out.append([tensor, extra])
     return out
+
+
+_BROKEN = ("it came out of an earlier node broken (a diverged sampler, or an fp16 VAE overflow): encode a clean "
+           "image (the VAE in fp32 if it overflows); Long Video would turn every chunk into NaN")
 
 
 def _check_image(image: torch.Tensor, samples: torch.Tensor) -> None:
@@ -104,6 +108,7 @@ class ConsistI2VLongVideo(io.ComfyNode):
                     "of the static previous frame.")),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The whole video as one latent.")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -121,6 +126,8 @@ class ConsistI2VLongVideo(io.ComfyNode):
             raise ValueError("latent is a nested (multi-part) latent: Long Video needs a plain video latent")
         image = conditioning_image(positive)
         _check_image(image, samples)
+        lay.check_finite(image, f"positive's {CONCAT_KEY} (the start latent of chunk 1)", _BROKEN)
+        lay.check_finite(samples, "latent", _BROKEN)
         axis = lay.frame_axis(samples.ndim)
         frames = samples.shape[axis]
         check_chunking(chunks, overlap, frames)
@@ -130,19 +137,26 @@ class ConsistI2VLongVideo(io.ComfyNode):
                 raise ValueError(f"camera_layout is {camera.ndim}-D {tuple(camera.shape)} but latent is "
                                  f"{samples.ndim}-D: VAE Encode the camera layout with this model's VAE")
             check_long_layout(camera, chunks, frames, overlap, axis)
+            lay.check_finite(camera, "camera_layout", _BROKEN)
 
         latent_image = comfy.sample.fix_empty_latent_channels(model, samples)
+        origin = node_origin(cls)
         noise_mask = latent.get("noise_mask")
         steps = sigmas.shape[-1] - 1
         pbar = comfy.utils.ProgressBar(chunks * steps)
 
         def sample_chunk(k: int, condition: torch.Tensor) -> torch.Tensor:
             chunk_seed = (seed + k) % (SEED_MAX + 1)
+            if k > 0:
+                lay.check_finite(condition, f"chunk {k}'s last frame", "the sampler diverged on that chunk: try "
+                                 "a lower cfg, more steps or another sampler")
             if camera_layout is None:
                 chunk_layout = condition.repeat_interleave(frames, dim=axis)
             else:
                 chunk_layout = layout_slice(camera, k, frames, overlap, axis)
-            noise = build_noise(chunk_seed, chunk_layout.float()).generate_noise({"samples": latent_image})
+            layout_input = "camera_layout" if camera_layout is not None else "positive" if k == 0 else "latent"
+            noise = build_noise(chunk_seed, chunk_layout.float(), origin=f"{origin}, chunk {k + 1}",
+                                layout_input=layout_input).generate_noise({"samples": latent_image})
 
             def step_callback(step, x0, x, total_steps):
                 pbar.update_absolute(k * steps + step + 1)

@@ -5,7 +5,7 @@ from comfy_api.latest import io
 
 from ..kernels.noise_objects import PYoCoNoise
 from ..kernels.pyoco import check_alpha
-from .common import NOISE_CATEGORY, noise_type_inputs, seed_input
+from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, seed_input
 
 
 class ConsistI2VPYoCoNoise(io.ComfyNode):
@@ -21,9 +21,10 @@ class ConsistI2VPYoCoNoise(io.ComfyNode):
                 "ComfyUI video model (4-D frames-as-batch latents such as SVD, or 5-D video latents such as Wan)."),
             inputs=[seed_input(), *noise_type_inputs()],
             outputs=[io.Noise.Output(display_name="NOISE")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
     def execute(cls, seed, noise_type, pyoco_alpha) -> io.NodeOutput:
         check_alpha(pyoco_alpha)
-        return io.NodeOutput(PYoCoNoise(seed=seed, kind=noise_type, alpha=pyoco_alpha))
+        return io.NodeOutput(PYoCoNoise(seed=seed, kind=noise_type, alpha=pyoco_alpha, origin=node_origin(cls)))
