@@ -2,13 +2,20 @@
 ModelPatcher from a ComfyUI model config and a state dict."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
+import psutil
 import torch
 
 import comfy.model_management
 import comfy.model_patcher
 import comfy.utils
+
+# (limit, usage, reclaimable page cache key of memory.stat beside usage): cgroup v2, then v1
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+                 "total_inactive_file"))
 
 
 def key_problems(expected: dict, sd: dict, limit: int = 6) -> list[str]:
@@ -34,6 +41,38 @@ def requiring_fit(sd: dict, source: str, what: str) -> Callable[[dict], dict]:
             raise ValueError(f"{source}: does not fit {what} ({'; '.join(problems)})")
         return sd
     return check
+
+
+def meta_state_shapes(make: Callable[[torch.device], torch.nn.Module]) -> tuple[int, dict]:
+    """(element count, {key: shape}) of the state dict of ``make(device)`` built on the meta device: sizes a
+    model, and gives the keys its weights must fit, without allocating it."""
+    sd = make(torch.device("meta")).state_dict()
+    return sum(v.numel() for v in sd.values()), {k: v.shape for k, v in sd.items()}
+
+
+def available_memory() -> int:
+    """Bytes a new CPU allocation can take: the OS's available memory, capped by a cgroup (container) limit."""
+    free = psutil.virtual_memory().available
+    for limit_file, usage_file, cache_key in CGROUP_FILES:
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text())
+            stat = dict(line.split() for line in Path(usage_file).with_name("memory.stat").read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:  # "max" / a huge number: no limit
+            free = min(free, int(limit) - usage + int(stat.get(cache_key, 0)))  # reclaimable page cache is free
+        break
+    return max(free, 0)
+
+
+def require_memory(nbytes: int, what: str, fix: str) -> None:
+    """Refuse up front (a ValueError naming ``what`` and the ``fix``) work whose ``nbytes`` exceed the memory
+    available, instead of an allocator error or an out-of-memory kill halfway through."""
+    free = available_memory()
+    if nbytes > free:
+        raise ValueError(f"{what} needs {nbytes / 1e9:.1f} GB, more than the {free / 1e9:.1f} GB of memory "
+                         f"available. {fix}")
 
 
 def build_patcher(model_config, sd: dict, dtype: torch.dtype | None, check: Callable[[dict], dict],

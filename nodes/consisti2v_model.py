@@ -44,7 +44,7 @@ class ConsistI2VModelLoader(io.ComfyNode):
         path = folder_paths.get_full_path("diffusion_models", unet_name)
         if path is None:
             raise ValueError(f"unet_name: {unet_name} is not in models/diffusion_models")
-        return io.NodeOutput(load_consisti2v(path, dtype))
+        return io.NodeOutput(load_consisti2v(path, dtype, unet_name))
 
 
 def first_frame_latent(vae, start_image, start_latent, width, height):

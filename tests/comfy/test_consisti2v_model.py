@@ -246,3 +246,46 @@ def test_bf16_weights_run_close_to_fp32(tmp_path, comfy):
                                         first_frame=d["first"].bfloat16(), num_video_frames=d["n"], frame_stride=3)
     assert low.dtype == torch.bfloat16
     assert (low.float() - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_size_is_counted_exactly_before_allocation_and_refused_when_memory_is_short(tmp_path, comfy, monkeypatch):
+    import comfy.ops
+    from tests.support import tiny_models
+
+    config_mod, model_mod, modelkit = (pack_module(m) for m in ("consisti2v.config", "consisti2v.model", "modelkit"))
+    unet_mod = pack_module("consisti2v.unet")
+    sd = tiny_models.consisti2v_state_dict(seed=0)
+    cfg = config_mod.normalise_config(tiny_models.CONSISTI2V_CONFIG)
+    count, shapes = modelkit.meta_state_shapes(lambda device: unet_mod.ConsistI2VUNet(
+        cfg, dtype=torch.float32, device=device, operations=comfy.ops.disable_weight_init))
+    assert shapes == {k: v.shape for k, v in sd.items()}
+    assert count == sum(v.numel() for v in sd.values())  # exact: the estimate is the real parameter count
+    path = write(tmp_path, sd, "unet.safetensors")
+    monkeypatch.setattr(modelkit, "available_memory", lambda: count * 4 - 1)  # one byte short at fp32
+
+    def never(*_, **__):
+        raise AssertionError("the model was built although it cannot fit")
+    monkeypatch.setattr(model_mod.ConsistI2VModel, "__init__", never)
+    with pytest.raises(ValueError) as err:
+        model_mod.load_consisti2v(path, torch.float32)
+    for words in ("unet_name (unet.safetensors): the UNet of the tensor shapes", f"{count / 1e9:.2f} billion",
+                  "as float32", "GB of memory available", "Free memory, or pick weight_dtype fp16 / bf16"):
+        assert words in str(err.value)
+    monkeypatch.setattr(modelkit, "available_memory", lambda: count * 2)  # fits at fp16: only the fit is checked
+    with pytest.raises(AssertionError, match="the model was built"):
+        model_mod.load_consisti2v(path, torch.float16)
+
+
+def test_available_memory_honours_a_cgroup_limit(tmp_path, comfy, monkeypatch):
+    import psutil
+
+    modelkit = pack_module("modelkit")
+    limit, usage, stat = tmp_path / "memory.max", tmp_path / "memory.current", tmp_path / "memory.stat"
+    limit.write_text("1000000000\n")
+    usage.write_text("700000000\n")
+    stat.write_text("anon 500000000\ninactive_file 100000000\n")
+    monkeypatch.setattr(modelkit, "CGROUP_FILES", ((str(limit), str(usage), "inactive_file"),))
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("VM", (), {"available": 10 ** 12})())
+    assert modelkit.available_memory() == 1000000000 - 700000000 + 100000000  # page cache counts as free
+    limit.write_text("max\n")
+    assert modelkit.available_memory() == 10 ** 12
