@@ -121,8 +121,8 @@ def test_statistics_loader_refuses_code_running_pickles(api, tmp_path, payload):
 def test_statistics_loader_refuses_bad_variance_and_duplicate_keys(api):
     mean = torch.zeros(1, 4, 2, 8, 8)
     cases = {
-        stats_file(api, {1: mean, "Tr_Cov_d": torch.tensor(0.8)}): ["is not a CIL statistics file: it holds '1', "
-                                                                    "'Tr_Cov_d'"],
+        stats_file(api, {1: mean, "Tr_Cov_d": torch.tensor(0.8)}):
+            ["is not a CIL statistics file: it holds '1', 'Tr_Cov_d'"],
         stats_file(api, {"Expectation_X0": mean, "Tr_Cov_d": 1}): ["'Tr_Cov_d' holds int 1, not a float"],
         stats_file(api, {"Expectation_X0": mean, "Tr_Cov_d": "0.8"}): ["'Tr_Cov_d' holds str '0.8', not a float"],
         stats_file(api, {"Expectation_X0": mean, "Tr_Cov_d": torch.tensor(1)}, ".safetensors"):
