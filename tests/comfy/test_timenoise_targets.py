@@ -205,10 +205,23 @@ def test_dynamicrafter_presets_reach_the_image_latent(models_dir):
         timenoise(pos, neg, frames=7)
 
 
-def test_videocrafter1_model_refuses_a_noised_concat_latent(models_dir):
+def test_videocrafter1_gets_noised_tokens_and_refuses_a_noised_concat_latent(models_dir):
+    keys = pack_module("dynamicrafter.model")
     pos, neg, latent = dc_conditioning(length=5)
-    out, _ = timenoise(pos, neg, target="concat_latent")
     patcher = load_dc(models_dir, "videocrafter1")
+    out, _ = timenoise(pos, neg, preset="VideoCrafter1", target="image_embedding", t=0.9)
+    beta, seed, _ = out[0][1][keys.TOKEN_NOISE_KEY]
+    seen, restore = capture_unet_image(patcher)
+    try:
+        sample_advanced(patcher, call_node("RandomNoise", noise_seed=0)[0], torch.tensor([2.0, 0.0]), out, out,
+                        latent, 1.0)
+    finally:
+        restore()
+    with torch.no_grad():
+        projected = patcher.model.diffusion_model.image_proj_model(pos[0][1][keys.CLIP_TOKENS_KEY])
+    eps = torch.randn(projected.shape[1:], generator=torch.Generator("cpu").manual_seed(seed))
+    torch.testing.assert_close(seen[0][1][:1], projected + beta * eps, atol=1e-5, rtol=1e-5)
+    out, _ = timenoise(pos, neg, target="concat_latent")
     with pytest.raises(ValueError, match="VideoCrafter1 takes the image only through its CLIP image tokens"):
         sample_advanced(patcher, call_node("RandomNoise", noise_seed=0)[0], torch.tensor([2.0, 0.0]), out, neg,
                         latent, 1.0)
