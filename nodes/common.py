@@ -36,7 +36,7 @@ def noise_type_inputs(default: str = "pyoco_mixed") -> list:
 
 def node_origin(cls) -> str:
     """"<display name> (node <id>)" of the running node (the id where ComfyUI passes the hidden unique_id)."""
-    schema = cls.GET_SCHEMA()
+    schema = cls.define_schema()  # not GET_SCHEMA: that caches on the class, locked while the node runs
     uid = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
     name = schema.display_name or schema.node_id
     return f"{name} (node {uid})" if uid is not None else name
