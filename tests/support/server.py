@@ -97,7 +97,9 @@ class ComfyServer:
 
 def _write_yaml(path: Path, custom_nodes_dir: Path, model_dirs: Mapping[str, Path]) -> None:
     # Written by hand (JSON-quoted scalars are valid YAML) so no PyYAML import is needed here.
-    lines = ["cdi2v_tests:"]
+    # is_default: these folders come first, so a node that writes into a models folder (CIL Convert Checkpoint)
+    # writes into the test's folder, never into the ComfyUI checkout's models/
+    lines = ["cdi2v_tests:", "    is_default: true"]
     lines.append(f"    custom_nodes: {json.dumps(str(custom_nodes_dir))}")
     for kind, folder in model_dirs.items():
         lines.append(f"    {kind}: {json.dumps(str(Path(folder).resolve()))}")
