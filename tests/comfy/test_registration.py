@@ -14,6 +14,7 @@ OUR_IDS = {"ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoC
            "ConsistI2VFirstFrameAttention", "ConsistI2VVideoMetrics", "ConsistI2VVideoCompare"}
 OUR_IDS |= {"CILAnalyticInit", "CILStatisticsLoader", "CILStatistics", "CILTimeNoiseConditioning"}
 OUR_IDS |= {"CILConvertCheckpoint", "CILLoadSVDCIL"}
+OUR_IDS |= {"ConsistI2VGuider"}
 
 
 def test_pack_registers_its_nodes(comfy):
