@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from . import flow as flowmod
 
 PSNR_CAP = 100.0
+SSIM_CHUNK = 4  # frames per SSIM step
+GRAY_CHUNK = 16  # frames turned to 8-bit luma at once
 TOP_SHARE = 0.05
 MIN_SIDE = flowmod.MIN_SIDE
 
@@ -51,6 +53,26 @@ def check_video(video, name: str = "video", min_frames: int = 2) -> None:
     if min(h, w) < MIN_SIDE:
         raise ValueError(f"{name} frames are {w}x{h} pixels; the metrics need at least {MIN_SIDE}x{MIN_SIDE}: "
                          "upscale the video first")
+    bad, frames = nonfinite(video)
+    if bad:
+        raise ValueError(f"{name} contains {bad:,} NaN/inf values (in {frames} of {t} frames): the sampling "
+                         "diverged (a NaN latent decodes to a NaN video), and measured as it is it would score as a "
+                         "perfect still video. Fix the run that made it (e.g. lower cfg, run the model in fp32, check "
+                         "the noise and layout inputs for NaN) and measure the new video")
+
+
+def nonfinite(x: torch.Tensor, chunk: int = 8) -> tuple[int, int]:
+    """(NaN/inf values, frames holding any) of ``x`` [T, ...], counted a few frames at a time."""
+    if not x.is_floating_point():
+        return 0, 0
+    values = frames = 0
+    for start in range(0, x.shape[0], chunk):
+        if torch.isfinite(x[start:start + chunk].sum(dtype=torch.float64)):  # exact: no float32 sum overflows
+            continue
+        per_frame = (~torch.isfinite(x[start:start + chunk])).flatten(1).sum(dim=1)
+        values += int(per_frame.sum())
+        frames += int((per_frame > 0).sum())
+    return values, frames
 
 
 def match_reference(reference, height: int, width: int, name: str = "reference") -> torch.Tensor:
@@ -62,6 +84,10 @@ def match_reference(reference, height: int, width: int, name: str = "reference")
     h, w, c = image.shape
     if c != 3:
         raise ValueError(f"{name} has {c} channels; it must be RGB (3) like the video: convert it first")
+    bad, _ = nonfinite(image[None])
+    if bad:
+        raise ValueError(f"{name} contains {bad:,} NaN/inf values: connect the image the video was conditioned "
+                         "on (a valid IMAGE), or leave reference unconnected to use frame 0")
     if (h, w) == (height, width):
         return image.float()
     if abs(w / h - width / height) > 0.02 * width / height:
@@ -78,8 +104,10 @@ def _gauss_window(size: int, sigma: float = 1.5) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim_per_frame(video: torch.Tensor, reference: torch.Tensor, chunk: int = 4) -> torch.Tensor:
-    """Mean SSIM of every frame [T, H, W, C] to ``reference`` [H, W, C] (values 0..1, data range 1) -> [T].
+def ssim_per_frame(video: torch.Tensor, reference: torch.Tensor, chunk: int = SSIM_CHUNK,
+                   progress=None) -> torch.Tensor:
+    """Mean SSIM of every frame [T, H, W, C] to ``reference`` [H, W, C] (values 0..1, data range 1) -> [T];
+    ``progress(chunks done)`` after every ``chunk`` frames.
 
     Wang et al. 2004: Gaussian window 11 (sigma 1.5; smaller odd window on tiny frames), K1 = 0.01,
     K2 = 0.03, no padding, averaged over pixels and channels.
@@ -106,6 +134,8 @@ def ssim_per_frame(video: torch.Tensor, reference: torch.Tensor, chunk: int = 4)
         num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
         den = (mu_x * mu_x + mu_y * mu_y + c1) * (sxx + syy + c2)
         out.append((num / den).mean(dim=(1, 2, 3)))
+        if progress is not None:
+            progress(len(out))
     return torch.cat(out).double()
 
 
@@ -373,19 +403,39 @@ class VideoMetrics:
         return out
 
 
+def _stride_for(frames: int, fps: float) -> int:
+    stride = dynamic_stride(fps)
+    return 1 if frames <= stride else stride  # too short to sample at ~8 fps: use every frame
+
+
+def step_count(frames: int, fps: float) -> int:
+    """The steps ``measure`` reports to its ``progress`` callback: optical-flow pairs, SSIM chunks, and one for
+    flicker and PSNR."""
+    stride = _stride_for(frames, fps)
+    pairs = frames - 1 + (len(range(0, frames, stride)) - 1 if stride > 1 else 0)
+    return pairs + -(-frames // SSIM_CHUNK) + 1
+
+
 def measure(video: torch.Tensor, reference: torch.Tensor | None = None, fps: float = 6.0,
-            path_matrices: torch.Tensor | None = None, preset: str = "medium", name: str = "video") -> VideoMetrics:
+            path_matrices: torch.Tensor | None = None, preset: str = "medium", name: str = "video",
+            progress=None) -> VideoMetrics:
     """All metrics of ``video`` [T, H, W, 3]. ``reference``: the conditioning image (default: frame 0).
-    ``path_matrices``: a requested camera path, [T, 3, 3] output->source homographies (kernels.camera)."""
+    ``path_matrices``: a requested camera path, [T, 3, 3] output->source homographies (kernels.camera).
+    ``progress(done, total)`` is called at the start and after every step (``step_count``: each optical-flow
+    pair, each SSIM chunk); it may raise to stop (ComfyUI's interrupt)."""
     check_video(video, name)
     t, h, w, _ = video.shape
-    stride = dynamic_stride(fps)
+    stride = _stride_for(t, fps)
+    total = step_count(t, fps)
+    tick = progress or (lambda done, total: None)
+    tick(0, total)
     video = video.detach().float().cpu()
     ref = video[0] if reference is None else match_reference(reference, h, w).cpu()
 
-    gray = flowmod.gray_u8(video)
-    if t <= stride:  # too short to sample at ~8 fps: use every frame
-        stride = 1
+    gray = np.empty((t, h, w), dtype=np.uint8)
+    for start in range(0, t, GRAY_CHUNK):  # a few frames at a time: no float copy of the whole video
+        gray[start:start + GRAY_CHUNK] = flowmod.gray_u8(video[start:start + GRAY_CHUNK])
+        tick(0, total)
     grid = _grid(h, w, _grid_step(h, w))
     motion, top, fitted = [], [], []
     for f in flowmod.iter_flow(gray, preset=preset):  # one flow field in memory at a time
@@ -394,20 +444,26 @@ def measure(video: torch.Tensor, reference: torch.Tensor | None = None, fps: flo
         if stride == 1:
             top.append(float(top_mean(mag)[0]))
         fitted.append(fit_similarity_one(f, grid=grid))
+        tick(len(fitted), total)
     sampled = list(range(0, t, stride))
     if stride > 1:
-        top = [float(top_mean(magnitudes(f)[None])[0])
-               for f in flowmod.iter_flow(gray, list(zip(sampled[:-1], sampled[1:])), preset)]
+        for f in flowmod.iter_flow(gray, list(zip(sampled[:-1], sampled[1:])), preset):
+            top.append(float(top_mean(magnitudes(f)[None])[0]))
+            tick(len(fitted) + len(top), total)
     top, fitted = np.asarray(top), np.stack(fitted)
     thres = dynamic_threshold(h, w)
     count_needed = max(1, round(4 * len(sampled) / 16))
+    done = len(fitted) + (len(top) if stride > 1 else 0)
+    ssim = ssim_per_frame(video, ref, progress=lambda k: tick(done + k, total)).numpy()
+    flicker, flicker_2nd = flicker_mae(video).numpy(), flicker_second_order(video)
+    psnr = psnr_per_frame(video, ref).numpy()
+    tick(total, total)
 
     metrics = VideoMetrics(
         frames=t, height=h, width=w, fps=float(fps), motion_pairs=np.asarray(motion),
         top_pairs=top, dynamic_threshold=thres, dynamic_stride=stride,
-        dynamic=bool((top > thres).sum() >= count_needed), flicker_pairs=flicker_mae(video).numpy(),
-        flicker_2nd=flicker_second_order(video), ssim_frames=ssim_per_frame(video, ref).numpy(),
-        psnr_frames=psnr_per_frame(video, ref).numpy(), reference_given=reference is not None,
+        dynamic=bool((top > thres).sum() >= count_needed), flicker_pairs=flicker, flicker_2nd=flicker_2nd,
+        ssim_frames=ssim, psnr_frames=psnr, reference_given=reference is not None,
         camera=CameraTrack.from_pairs(fitted, h, w))
     if path_matrices is not None:
         if len(path_matrices) != t:
@@ -419,15 +475,29 @@ def measure(video: torch.Tensor, reference: torch.Tensor | None = None, fps: flo
     return metrics
 
 
-def frame_similarity(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame SSIM and PSNR between two videos of the same size over their common frames."""
+def frame_similarity(a: torch.Tensor, b: torch.Tensor, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame SSIM and PSNR between two videos of the same size over their common frames;
+    ``progress(done, n)`` after every frame, as in ``measure``."""
     n = min(a.shape[0], b.shape[0])
-    ssim = torch.stack([ssim_per_frame(a[i:i + 1], b[i].float())[0] for i in range(n)])
-    psnr = torch.stack([psnr_per_frame(a[i:i + 1], b[i])[0] for i in range(n)])
+    ssim, psnr = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    for i in range(n):
+        ssim[i] = ssim_per_frame(a[i:i + 1], b[i].float())[0]
+        psnr[i] = psnr_per_frame(a[i:i + 1], b[i])[0]
+        if progress is not None:
+            progress(i + 1, n)
     return ssim.numpy(), psnr.numpy()
 
 
 # --------------------------------------------------------------------------------------------- reports
+REPORT_LABEL = 20  # characters of a label in the report's column heads (the first line has it whole)
+
+
+def shorten(text: str, limit: int, tail: str = "...") -> str:
+    """``text`` on one line, at most ``limit`` characters, ending in ``tail`` when cut."""
+    flat = " ".join(text[:4 * limit].split())
+    return flat if len(flat) <= limit and len(text) <= 4 * limit else flat[:limit - len(tail)].rstrip() + tail
+
+
 def _signed(v: float, digits: int = 3) -> str:
     return f"{v:+.{digits}f}"
 
@@ -481,7 +551,8 @@ def report(m: VideoMetrics) -> str:
 def compare_report(a: VideoMetrics, b: VideoMetrics, labels: tuple[str, str], ab_ssim: float | None,
                    ab_psnr: float | None) -> str:
     la, lb = labels
-    w = max(len(la), len(lb), 8)
+    ca, cb = (shorten(s, REPORT_LABEL) for s in labels)
+    w = max(len(ca), len(cb), 8)
     rows = [("motion px/frame", a.motion, b.motion, 3), ("dynamic degree", a.dynamic_degree, b.dynamic_degree, 3),
             ("flicker", a.flicker, b.flicker, 4), ("flicker 2nd order", a.flicker_2nd, b.flicker_2nd, 3),
             ("SSIM to reference", a.ssim, b.ssim, 4), ("SSIM last frame", a.ssim_frames[-1], b.ssim_frames[-1], 4),
@@ -491,7 +562,7 @@ def compare_report(a: VideoMetrics, b: VideoMetrics, labels: tuple[str, str], ab
             ("camera roll deg", a.camera.totals()["roll"], b.camera.totals()["roll"], 3)]
     lines = [f"A/B video metrics: A = {la} ({a.frames} frames), B = {lb} ({b.frames} frames), "
              f"{a.width}x{a.height}, fps {a.fps:g}",
-             f"{'metric':<18} {la:>{w}} {lb:>{w}} {'B - A':>10}"]
+             f"{'metric':<18} {ca:>{w}} {cb:>{w}} {'B - A':>10}"]
     for name, va, vb, d in rows:
         lines.append(f"{name:<18} {float(va):>{w}.{d}f} {float(vb):>{w}.{d}f} {float(vb) - float(va):>+10.{d}f}")
     lines.append(f"{'dynamic (VBench)':<18} {'yes' if a.dynamic else 'no':>{w}} {'yes' if b.dynamic else 'no':>{w}}")

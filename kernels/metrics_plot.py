@@ -6,6 +6,7 @@ Every function returns or fills an RGB float array [H, W, 3] in 0..1.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 
@@ -25,6 +26,8 @@ _GLYPHS = {
     "Y": "#.# #.# .#. .#. .#.", "Z": "### ..# .#. #.. ###", " ": "... ... ... ... ...",
 }
 _UNKNOWN = "### #.# #.# #.# ###"
+LABEL_COLUMN, LABEL_LINES = 20, 5  # a label's table column: 20 characters a line, at most 5 lines
+LEGEND_CHARS = 24  # a label in a curve legend
 GLYPH_W, GLYPH_H = 3, 5
 WHITE = (1.0, 1.0, 1.0)
 BACKGROUND = (0.09, 0.09, 0.11)
@@ -148,8 +151,25 @@ def panel(width: int, height: int, title: str, series: list[dict], x_count: int,
     return canvas
 
 
-def table(rows: list[list[str]], header_colours: list | None = None, scale: int = 2, min_width: int = 0) -> np.ndarray:
-    """A text table; the first row is the header. Columns are left-aligned and padded."""
+def wrap_label(text: str, width: int = LABEL_COLUMN, lines: int = LABEL_LINES) -> list[str]:
+    """``text`` in at most ``lines`` lines of at most ``width`` characters (greedy word wrap, long words broken;
+    the last line ends in '...' when the text does not fit), so a table never grows with its labels."""
+    flat = " ".join(text[:width * (lines + 1)].split())
+    parts = textwrap.wrap(flat, width, break_on_hyphens=False) or [""]
+    if len(parts) > lines or len(text) > width * (lines + 1):
+        parts = parts[:lines]
+        parts[-1] = parts[-1][:width - 3].rstrip() + "..."
+    return parts
+
+
+def legend_label(text: str, limit: int = LEGEND_CHARS) -> str:
+    """One line of at most ``limit`` characters for a curve's legend."""
+    return wrap_label(text, limit, 1)[0]
+
+
+def table(rows: list[list[str]], header_colours: list | None = None, scale: int = 2, min_width: int = 0,
+          header_rows: int = 1) -> np.ndarray:
+    """A text table; the first ``header_rows`` rows are the header. Columns are left-aligned and padded."""
     cols = max(len(r) for r in rows)
     widths = [max(len(r[c]) if c < len(r) else 0 for r in rows) for c in range(cols)]
     cell = (GLYPH_W + 1) * scale
@@ -161,13 +181,14 @@ def table(rows: list[list[str]], header_colours: list | None = None, scale: int 
     canvas[:] = BACKGROUND
     for r, row in enumerate(rows):
         y = 6 + r * line_h
-        if r == 1:
+        if r == header_rows:
             draw_line(canvas, 8, y - scale * 2, width - 8, y - scale * 2, GRID, 1)
+        head = r < header_rows
         x = 8
         for c, text in enumerate(row):
-            colour = TEXT if r else (header_colours[c] if header_colours and c < len(header_colours) and
-                                     header_colours[c] is not None else WHITE)
-            draw_text(canvas, x, y, text, colour if r == 0 or c > 0 else DIM, scale)
+            colour = TEXT if not head else (header_colours[c] if header_colours and c < len(header_colours) and
+                                            header_colours[c] is not None else WHITE)
+            draw_text(canvas, x, y, text, colour if head or c > 0 else DIM, scale)
             x += widths[c] * cell + pad
     return canvas
 
@@ -233,7 +254,10 @@ def metrics_figure(m, width: int = 720, panel_height: int = 150) -> np.ndarray:
 def compare_figure(a, b, labels: tuple[str, str], ab_ssim: float | None, width: int = 720) -> np.ndarray:
     """Table of both videos' metrics (with B - A) over curves of motion and SSIM for A (blue), B (orange)."""
     la, lb = (s.upper() for s in labels)
-    rows = [["METRIC", la, lb, "B - A"]]
+    heads = [wrap_label(la), wrap_label(lb)]
+    rows = [["METRIC" if i == 0 else "", *(h[i] if i < len(h) else "" for h in heads), "B - A" if i == 0 else ""]
+            for i in range(max(map(len, heads)))]
+    header_rows = len(rows)
 
     def row(name, va, vb, digits=3, diff=True):
         rows.append([name, fmt(va, digits), fmt(vb, digits), fmt(vb - va, digits, sign=True) if diff else ""])
@@ -254,8 +278,9 @@ def compare_figure(a, b, labels: tuple[str, str], ab_ssim: float | None, width: 
     row("CAMERA ROLL DEG", ca["roll"], cb["roll"], 1)
     if ab_ssim is not None:
         rows.append(["SSIM A TO B", "", "", fmt(ab_ssim, 3)])
-    tab = table(rows, [WHITE, COLOURS["blue"], COLOURS["orange"], WHITE], min_width=width)
+    tab = table(rows, [WHITE, COLOURS["blue"], COLOURS["orange"], WHITE], min_width=width, header_rows=header_rows)
     t = max(a.frames, b.frames)
+    la, lb = legend_label(la), legend_label(lb)
     motion = panel(tab.shape[1], 150, "MOTION PX/FRAME", [
         {"values": a.motion_pairs, "colour": "blue", "label": la, "x0": 0.5},
         {"values": b.motion_pairs, "colour": "orange", "label": lb, "x0": 0.5}], t)

@@ -1,6 +1,8 @@
 """In-graph motion and consistency metrics of decoded videos (weight-free): one video, or two side by side."""
 from __future__ import annotations
 
+import comfy.model_management
+import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
@@ -9,6 +11,28 @@ from ..kernels import camera, metrics, metrics_plot
 CATEGORY = "image/video/metrics"
 CameraPath = io.Custom("CI2V_CAMERA_PATH")
 PRESETS = ("medium", "fast", "ultrafast")
+LABEL_MAX = 100  # characters; the table wraps a label at 20 a line (5 lines), the legends show 24
+
+
+class _Progress:
+    """A ProgressBar over ``total`` steps; ``at(offset)`` is a kernel progress callback that also stops on
+    ComfyUI's interrupt (the kernels call it after every optical-flow pair, SSIM chunk or frame)."""
+
+    def __init__(self, total: int):
+        self.bar = comfy.utils.ProgressBar(max(total, 1))
+
+    def at(self, offset: int):
+        def progress(done: int, _total: int) -> None:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            self.bar.update_absolute(offset + done)
+        return progress
+
+
+def _label(text: str, name: str) -> str:
+    if len(text) > LABEL_MAX:
+        raise ValueError(f"{name} is {len(text):,} characters long ('{metrics.shorten(text, 40)}'); labels are at "
+                         f"most {LABEL_MAX} characters: shorten it (the full text can go in a Note node)")
+    return text.strip()
 
 
 def _fps_input():
@@ -92,7 +116,8 @@ class ConsistI2VVideoMetrics(io.ComfyNode):
                 raise ValueError("camera_path has no moves: connect a Camera Move node, or leave it unconnected")
             t, h, w = video.shape[:3]
             matrices = camera.path_matrices(moves, t + int(path_offset), aspect=w / h)[int(path_offset):]
-        m = metrics.measure(video, reference, fps, matrices, preset=flow_preset)
+        bar = _Progress(metrics.step_count(video.shape[0], fps))
+        m = metrics.measure(video, reference, fps, matrices, preset=flow_preset, progress=bar.at(0))
         plot = _image(metrics_plot.metrics_figure(m))
         text = metrics.report(m)
         cam = m.camera.totals()
@@ -116,8 +141,12 @@ class ConsistI2VVideoCompare(io.ComfyNode):
                 io.Image.Input("video_a", tooltip="The first video (e.g. the baseline run), an IMAGE batch."),
                 io.Image.Input("video_b", tooltip="The second video (e.g. the FrameInit run), same width and height."),
                 _fps_input(),
-                io.String.Input("label_a", default="baseline", tooltip="Name of video A in the table and report."),
-                io.String.Input("label_b", default="FrameInit", tooltip="Name of video B in the table and report."),
+                io.String.Input("label_a", default="baseline", tooltip=(
+                    "Name of video A in the table and report (at most 100 characters; the table wraps it at 20 "
+                    "a line and the curve legends shorten it to 24).")),
+                io.String.Input("label_b", default="FrameInit", tooltip=(
+                    "Name of video B in the table and report (at most 100 characters; the table wraps it at 20 "
+                    "a line and the curve legends shorten it to 24).")),
                 _reference_input("both videos' frames"),
                 _preset_input(),
             ],
@@ -143,10 +172,13 @@ class ConsistI2VVideoCompare(io.ComfyNode):
         if (ha, wa) != (hb, wb):
             raise ValueError(f"video_a is {wa}x{ha} but video_b is {wb}x{hb}: compare videos of the same size "
                              "(generate both at one width/height, or ImageScale one to the other)")
-        labels = (label_a.strip() or "A", label_b.strip() or "B")
-        a = metrics.measure(video_a, reference, fps, preset=flow_preset, name="video_a")
-        b = metrics.measure(video_b, reference, fps, preset=flow_preset, name="video_b")
-        ssim_ab, psnr_ab = metrics.frame_similarity(video_a.float().cpu(), video_b.float().cpu())
+        labels = (_label(label_a, "label_a") or "A", _label(label_b, "label_b") or "B")
+        pa, pb = (metrics.step_count(v.shape[0], fps) for v in (video_a, video_b))
+        bar = _Progress(pa + pb + min(video_a.shape[0], video_b.shape[0]))
+        a = metrics.measure(video_a, reference, fps, preset=flow_preset, name="video_a", progress=bar.at(0))
+        b = metrics.measure(video_b, reference, fps, preset=flow_preset, name="video_b", progress=bar.at(pa))
+        ssim_ab, psnr_ab = metrics.frame_similarity(video_a.float().cpu(), video_b.float().cpu(),
+                                                    progress=bar.at(pa + pb))
         ab_ssim, ab_psnr = float(ssim_ab.mean()), float(psnr_ab.mean())
         table = _image(metrics_plot.compare_figure(a, b, labels, ab_ssim))
         text = metrics.compare_report(a, b, labels, ab_ssim, ab_psnr)

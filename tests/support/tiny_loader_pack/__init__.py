@@ -6,8 +6,7 @@ safetensors file whose metadata has ``cdi2v_tiny`` is built by ``tiny_models.loa
 ComfyUI's own classes. Likewise ``comfy.sd.load_clip`` (CLIPLoader) for tiny text encoder files and
 ``comfy.sd.VAE`` (VAELoader) for state dicts with the tiny-VAE marker key, and ``comfy.clip_vision.load``
 (CLIPVisionLoader) for tiny clip-vision files. Every other file goes to the real
-loader unchanged. Registers no nodes (V3 entry point,
-no NODE_CLASS_MAPPINGS).
+loader unchanged. Registers test-only nodes (V3 entry point, no NODE_CLASS_MAPPINGS): CDI2VTestNaNImage.
 """
 
 import functools
@@ -95,6 +94,8 @@ async def comfy_entrypoint():
 
     class TinyLoaderPack(ComfyExtension):
         async def get_node_list(self):
-            return []
+            from .nan_image import CDI2VTestNaNImage
+
+            return [CDI2VTestNaNImage]
 
     return TinyLoaderPack()
