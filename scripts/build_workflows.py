@@ -250,11 +250,16 @@ SVD's conditioning image. **Camera Path Preview** draws each frame's view on the
 
 **Knobs**
 - Camera Move: *move* and its amount ({amount}), *start*/*end* span, *easing*; chain several moves via *previous*.
-- FrameInit Noise *temporal_cutoff*: raise (e.g. 0.5) to follow the camera more closely frame by frame;
-  *noise_timestep*: lower for a stronger pull towards the layout (less freedom).
+- FrameInit Noise: the paper's camera setting for this move, *noise_timestep* {tau} (`consisti2v_snr`: ConsistI2V's
+  layout strength at that timestep), *spatial_cutoff* = *temporal_cutoff* = 0.5 (D0); pan / zoom 750, rotation /
+  perspective 700. Lower *noise_timestep* = stronger pull towards the layout (less freedom).
+- *temporal_padding* `mirror`: the end of the move does not wrap into the first frames (`circular` = official).
 - Camera Layout *frames* must equal SVD *video_frames*; *border* fills views beyond the image (mirrored by default).
 
 Model: `svd_xt.safetensors` in `models/checkpoints` (Stable Video Diffusion XT, download link in the loader)."""
+
+# The paper's FrameInit settings for camera moves (noise level tau, D0 = spatial = temporal cutoff).
+CAMERA_FRAMEINIT = {"pan": (750, 0.5), "zoom": (750, 0.5), "roll": (700, 0.5), "perspective": (700, 0.5)}
 
 MOVE_DEFAULTS = ["pan", 0.0, 0.25, 1.5, 15.0, "-0.9,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", 0.0, 1.0, "ease_in_out",
                  True, 0.0, 0.0]
@@ -290,9 +295,10 @@ def camera_workflow(move: str, amount: str) -> Graph:
     ids = svd_base(g, init_image=from_layout)
     encode = g.node("VAEEncode", (1140, 600), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
                     outputs=[("LATENT", "LATENT")])
+    tau, d0 = CAMERA_FRAMEINIT[move]
     noise = g.node("ConsistI2VFrameInitNoise", (1520, 0),
-                   [0, "randomize", 850, "consisti2v_snr", "gaussian", 0.25, 0.5, 4, False, "pyoco_mixed", 1.0,
-                    False],
+                   [0, "randomize", tau, "consisti2v_snr", "gaussian", d0, d0, 4, False, "pyoco_mixed", 1.0,
+                    False, "mirror"],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
                    outputs=[("NOISE", "NOISE")], size=(340, 420))
     g.link(made["layout"], 0, encode, "pixels")
@@ -301,7 +307,7 @@ def camera_workflow(move: str, amount: str) -> Graph:
     g.link(encode, 0, noise, "layout")
     g.link(ids["sched"], 0, noise, "sigmas")
     g.link(noise, 0, ids["run"], "noise")
-    g.note((1140, 760), CAMERA_NOTE.replace("{amount}", amount), size=(460, 380))
+    g.note((1140, 760), CAMERA_NOTE.replace("{amount}", amount).replace("{tau}", str(tau)), size=(460, 420))
     return g
 
 
@@ -337,7 +343,12 @@ frequencies of the noised layout + fresh high frequencies, PYoCo mixed noise).
 - *noise_timestep* 850, *timestep_scale* `model_schedule` (this is ConsistI2V's own schedule: exact).
 - *drop_first_frame* on: the layout has 16 frames, the first is the conditioning frame and is not sampled.
 - *spatial_cutoff* / *temporal_cutoff* 0.25 (paper); lower = more motion, higher = closer to the image.
-- Static Layout *frames* = Conditioning *length* (16)."""
+- Static Layout *frames* = Conditioning *length* (16).
+
+**ConsistI2V Guider**: *cfg_text* 7.5, *cfg_image* 1.0 (the official settings: text CFG only). Above 1,
+*cfg_image* adds the official image guidance: a third branch sees the empty prompt and the start noise's first
+frame (from the connected FrameInit Noise), and the video is pushed towards your first frame (a third model call
+per step)."""
 
 CI2V_CAMERA_NOTE = """## ConsistI2V + camera move (training-free)
 The camera layout (the image seen through a moving camera) replaces the static layout in FrameInit; its first
@@ -345,7 +356,9 @@ frame conditions the model. Same files as the other ConsistI2V workflows.
 
 **Knobs**
 - *Camera Move*: pan / zoom / roll / perspective, easing, span. *Camera Layout* frames = `length` (16).
-- FrameInit *temporal_cutoff* 0.5 follows the move more closely than the paper's 0.25."""
+- FrameInit: the paper's camera setting, *noise_timestep* 750 for pan / zoom (700 for roll / perspective),
+  *spatial_cutoff* = *temporal_cutoff* = 0.5 (D0); *temporal_padding* `mirror` keeps the end of the move out of
+  the first frames (`circular` = official)."""
 
 
 def prompts(g: Graph, clip: int, x: int, text: str) -> tuple[int, int]:
@@ -419,19 +432,19 @@ def consisti2v_workflow() -> Graph:
     return g
 
 
-def consisti2v_frameinit_base(g: Graph, ids, layout, temporal_cutoff=0.25):
+def consisti2v_frameinit_base(g: Graph, ids, layout, tau=850, d_s=0.25, d_t=0.25, padding="circular"):
     """SamplerCustomAdvanced with FrameInit noise from the IMAGE batch ``layout`` (length frames)."""
     encode = g.node("VAEEncode", (1140, 600), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
                     outputs=[("LATENT", "LATENT")])
-    guider = g.node("CFGGuider", (1140, 0), [7.5], inputs=[("model", "MODEL"), ("positive", "CONDITIONING"),
-                                                           ("negative", "CONDITIONING")],
-                    outputs=[("GUIDER", "GUIDER")])
+    guider = g.node("ConsistI2VGuider", (1140, -160), [7.5, 1.0],  # official guidance_scale_txt / _img
+                    inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                            ("noise", "NOISE")], outputs=[("GUIDER", "GUIDER")], size=(320, 150))
     sampler = g.node("KSamplerSelect", (1140, 120), ["ddim"], outputs=[("SAMPLER", "SAMPLER")])
     sched = g.node("BasicScheduler", (1140, 240), ["ddim_uniform", 50, 1.0], inputs=[("model", "MODEL")],
                    outputs=[("SIGMAS", "SIGMAS")])
     noise = g.node("ConsistI2VFrameInitNoise", (1520, 160),
-                   [0, "randomize", 850, "model_schedule", "gaussian", 0.25, temporal_cutoff, 4, True,
-                    "pyoco_mixed", 1.0, False],
+                   [0, "randomize", tau, "model_schedule", "gaussian", d_s, d_t, 4, True,
+                    "pyoco_mixed", 1.0, False, padding],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
                    outputs=[("NOISE", "NOISE")], size=(340, 420))
     run = g.node("SamplerCustomAdvanced", (1520, 0),
@@ -448,6 +461,7 @@ def consisti2v_frameinit_base(g: Graph, ids, layout, temporal_cutoff=0.25):
     g.link(ids["cond"], 1, guider, "negative")
     g.link(encode, 0, noise, "layout")
     g.link(sched, 0, noise, "sigmas")
+    g.link(noise, 0, guider, "noise")
     for name, src in (("noise", noise), ("guider", guider), ("sampler", sampler), ("sigmas", sched)):
         g.link(src, 0, run, name)
     g.link(ids["cond"], 2, run, "latent_image")
@@ -486,8 +500,9 @@ def consisti2v_camera_workflow() -> Graph:
         return (first, 0)
 
     ids = consisti2v_inputs(g, layout_image=from_layout)
-    consisti2v_frameinit_base(g, ids, (made["layout"], 0), temporal_cutoff=0.5)
-    g.note((1140, 760), CI2V_CAMERA_NOTE, size=(460, 300))
+    tau, d0 = CAMERA_FRAMEINIT["zoom"]
+    consisti2v_frameinit_base(g, ids, (made["layout"], 0), tau=tau, d_s=d0, d_t=d0, padding="mirror")
+    g.note((1140, 760), CI2V_CAMERA_NOTE, size=(460, 340))
     return g
 
 
