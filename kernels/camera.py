@@ -239,7 +239,7 @@ def render_bytes(frames: int, height: int, width: int, channels: int) -> int:
     return 4 * frames * height * width * channels + BAND_BYTES
 
 
-BAND_SAMPLES = 1 << 18  # sample points per band of rows: bounds the float64 grid work of one step
+BAND_SAMPLES = 1 << 16  # sample points per band of rows: bounds the float64 grid work of one step
 BAND_BYTES = BAND_SAMPLES * 200  # that work: points, mapped points, folded grid (float64), samples (float32)
 
 
