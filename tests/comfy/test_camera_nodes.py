@@ -64,3 +64,25 @@ def test_degenerate_keypoints_are_named(comfy, prompt):
     bad = copy.deepcopy(prompt)
     bad["2"]["inputs"].update(move="perspective", perspective_corners="-1,-1 0,0 1,1 -1,1")
     assert "degenerate" in comfy.error_of(bad)
+
+
+@pytest.mark.parametrize("official_motion", ["off", "pan_right"])
+def test_layout_reports_progress_per_frame(comfy, prompt, official_motion):
+    import comfy.utils as comfy_utils  # not "import comfy.utils": that would shadow the fixture
+
+    seen = []
+    previous = comfy_utils.PROGRESS_BAR_HOOK
+
+    def hook(value, total, preview, node_id=None):
+        seen.append((value, total))
+        if previous is not None:
+            previous(value, total, preview, node_id=node_id)
+
+    p = copy.deepcopy(prompt)
+    p["4"]["inputs"].update(frames=7, official_motion=official_motion, width=48)  # a new size: not cached
+    comfy_utils.set_progress_bar_global_hook(hook)
+    try:
+        comfy.run(p)
+    finally:
+        comfy_utils.set_progress_bar_global_hook(previous)
+    assert [(v, t) for v, t in seen if t == 7] == [(i, 7) for i in range(1, 8)], seen
