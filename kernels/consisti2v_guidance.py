@@ -21,6 +21,10 @@ from .noise_solver import is_max_denoise, probe_affine
 MODES = ("none", "text", "image")
 
 
+class NoiseInputError(ValueError):
+    """Something is wrong with the guider's ``noise`` input (the caller names its node in front)."""
+
+
 def check_scale(name: str, value: float) -> float:
     value = float(value)
     if not math.isfinite(value):
@@ -58,22 +62,23 @@ def noisy_first_frame(noise, samples: torch.Tensor, model_sampling, sigma0: floa
     at the first sigma as the sampler puts the others (for Gaussian and PYoCo mixed noise: one more frame of the
     same draw, correlated with the others as they are with each other)."""
     if samples.ndim != 4:
-        raise ValueError(f"latent_image is {samples.ndim}-D {tuple(samples.shape)}: ConsistI2V samples 4-D "
-                         "[frames, C, H, W] latents (the latent output of 'ConsistI2V Conditioning')")
+        raise ValueError(f"ConsistI2V Guider: SamplerCustomAdvanced's latent_image is {samples.ndim}-D "
+                         f"{tuple(samples.shape)}; image guidance samples 4-D [frames, C, H, W] latents: connect "
+                         "the latent output of 'ConsistI2V Conditioning'")
     if hasattr(noise, "drop_first_frame") and hasattr(noise, "state"):
         if not noise.drop_first_frame:
-            raise ValueError("noise: this FrameInit Noise has drop_first_frame off, so it holds no first frame for "
-                             "image guidance; turn drop_first_frame on and give it the layout with the first frame "
-                             "(length frames), as the ConsistI2V workflows do")
+            raise NoiseInputError("this FrameInit Noise has drop_first_frame off, so it holds no first frame for "
+                                  "image guidance; turn drop_first_frame on and give it the layout with the first "
+                                  "frame (length frames), as the ConsistI2V workflows do")
         full = dataclasses.replace(noise, drop_first_frame=False).state(_one_more_frame(samples))
         return _finite(full.narrow(0, 0, 1).float())
     if not hasattr(noise, "generate_noise"):
-        raise ValueError("noise: connect the NOISE that feeds SamplerCustomAdvanced (its start state gives the "
-                         "noisy first frame of image guidance)")
+        raise NoiseInputError("connect the NOISE that feeds SamplerCustomAdvanced (its start state gives the "
+                              "noisy first frame of image guidance)")
     drawn = noise.generate_noise({"samples": _one_more_frame(samples)})
     if tuple(drawn.shape[1:]) != tuple(samples.shape[1:]) or drawn.shape[0] != samples.shape[0] + 1:
-        raise ValueError(f"noise: drew {tuple(drawn.shape)} for a {samples.shape[0] + 1}-frame latent; connect the "
-                         "NOISE that feeds SamplerCustomAdvanced")
+        raise NoiseInputError(f"it drew {tuple(drawn.shape)} for a {samples.shape[0] + 1}-frame latent; connect "
+                              "the NOISE that feeds SamplerCustomAdvanced")
     sigma_max = float(model_sampling.sigma_max)
     affine = probe_affine(model_sampling, sigma0, is_max_denoise(sigma0, sigma_max))
     return _finite((affine.k * affine.a * drawn[-1:].double()).float())
@@ -81,6 +86,6 @@ def noisy_first_frame(noise, samples: torch.Tensor, model_sampling, sigma0: floa
 
 def _finite(frame: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(frame).all():
-        raise ValueError("noise: its first frame holds NaN or inf, which would make the whole video NaN; check the "
-                         "NOISE node's inputs (layout, sigmas)")
+        raise NoiseInputError("its first frame holds NaN or inf, which would make the whole video NaN; check "
+                              "the NOISE node's inputs (layout, sigmas)")
     return frame

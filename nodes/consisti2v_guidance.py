@@ -6,9 +6,16 @@ import node_helpers
 from comfy_api.latest import io
 
 from ..consisti2v.model import FIRST_FRAME_KEY, FIRST_FRAME_STATE_KEY, ConsistI2VModel
-from ..kernels.consisti2v_guidance import check_scale, combine, guidance_mode, noisy_first_frame
+from ..kernels.consisti2v_guidance import (
+    NoiseInputError,
+    check_scale,
+    combine,
+    guidance_mode,
+    noisy_first_frame,
+)
 
 NOISY_NEGATIVE = "negative_noisy_first_frame"
+WHERE = "ConsistI2V Guider input 'noise'"  # errors at sampling time show on SamplerCustomAdvanced: name the guider
 
 
 class ImageTextGuider(comfy.samplers.CFGGuider):
@@ -26,10 +33,13 @@ class ImageTextGuider(comfy.samplers.CFGGuider):
         if self.mode == "image" and sigmas.shape[-1] > 0:
             source_seed = getattr(self.noise_source, "seed", None)
             if seed is not None and source_seed is not None and int(seed) != int(source_seed):
-                raise ValueError(f"noise: the guider's NOISE has seed {source_seed} but SamplerCustomAdvanced's has "
-                                 f"seed {seed}; connect the same NOISE node to both")
-            frame = noisy_first_frame(self.noise_source, latent_image,
-                                      self.model_patcher.get_model_object("model_sampling"), float(sigmas[0]))
+                raise ValueError(f"{WHERE}: its NOISE has seed {source_seed} but SamplerCustomAdvanced's has seed "
+                                 f"{seed}; connect the same NOISE node to both")
+            try:
+                frame = noisy_first_frame(self.noise_source, latent_image,
+                                          self.model_patcher.get_model_object("model_sampling"), float(sigmas[0]))
+            except NoiseInputError as err:
+                raise ValueError(f"{WHERE}: {err}") from err
             noisy = node_helpers.conditioning_set_values(self.negative, {FIRST_FRAME_STATE_KEY: frame})
             self.inner_set_conds({NOISY_NEGATIVE: noisy})
         return super().sample(noise, latent_image, sampler, sigmas, denoise_mask=denoise_mask, callback=callback,
@@ -62,8 +72,8 @@ class ConsistI2VGuider(io.ComfyNode):
             description=(
                 "ConsistI2V's guidance for SamplerCustomAdvanced, as the official pipeline combines it. cfg_image "
                 "above 1 turns on image guidance: a third branch sees the empty prompt and, instead of the clean "
-                "first frame, the start noise's first frame, and the video is pushed away from it towards the "
-                "given first frame. Otherwise it is text CFG (cfg_text above 1) or the prompt alone, as CFGGuider."),
+                "first frame, the start noise's first frame, and the guidance points from it towards the given "
+                "first frame (u_noisy + cfg_image (u - u_noisy) + cfg_text (c - u)). Otherwise it is text CFG (cfg_text above 1) or the prompt alone, as CFGGuider."),
             inputs=[
                 io.Model.Input("model", tooltip="The ConsistI2V model (image guidance needs it; text CFG works on any "
                                                  "model)."),
@@ -71,12 +81,12 @@ class ConsistI2VGuider(io.ComfyNode):
                 io.Conditioning.Input("negative", tooltip=(
                     "The negative output of 'ConsistI2V Conditioning' (ConsistI2V uses an empty prompt).")),
                 io.Float.Input("cfg_text", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01, tooltip=(
-                    "Text guidance (official guidance_scale_txt, 7.5). Higher follows the prompt more closely. "
+                    "Text guidance (official guidance_scale_txt, 7.5): the CFG scale of the prompt. "
                     "At 1 or below, with cfg_image at 1, the prompt branch runs alone.")),
                 io.Float.Input("cfg_image", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01, tooltip=(
                     "Image guidance (official guidance_scale_img; 1.0 in the official configs and demo = off). "
-                    "Above 1 the video is pushed towards the given first frame, away from a noise first frame; "
-                    "costs a third model call per step. Needs the noise input.")),
+                    "Above 1 it adds guidance from a noise first frame towards the given one (the official 'both' "
+                    "mode); costs a third model call per step. Needs the noise input.")),
                 io.Noise.Input("noise", optional=True, tooltip=(
                     "The NOISE that feeds SamplerCustomAdvanced (needed when cfg_image > 1): its start state's first "
                     "frame is the noisy first frame. FrameInit Noise with drop_first_frame gives exactly the "

@@ -31,8 +31,9 @@ from pathlib import Path
 UNET_CASE = "consisti2v_unet_tiny_f8_8x8"
 SEED, STEPS, STRIDE, TAU, SCALING = 20240611, 4, 3, 850, 0.18215
 FILTER = {"method": "gaussian", "d_s": 0.25, "d_t": 0.25}
-SCHEDULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", steps_offset=1, clip_sample=False,
-                 rescale_betas_zero_snr=False, timestep_spacing="leading", prediction_type="epsilon")
+SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "linear", "steps_offset": 1,
+             "clip_sample": False, "rescale_betas_zero_snr": False, "timestep_spacing": "leading",
+             "prediction_type": "epsilon"}
 MODES = {  # case name -> (guidance_scale_txt, guidance_scale_img)
     "both": (7.5, 2.0),
     "both_text_1": (1.0, 3.0),
@@ -91,20 +92,21 @@ def run_case(torch, pipeline_cls, unet, scheduler_cls, inputs, txt, img, frames,
     pipe = pipeline_cls(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                         scheduler=scheduler_cls(**SCHEDULER))
     pipe.set_progress_bar_config(disable=True)
-    pipe.init_filter(video_length=frames, height=size, width=size, filter_params=type("FilterParams", (), FILTER)())  # an OmegaConf node in animate.py
+    params = type("FilterParams", (), FILTER)()  # an OmegaConf node in scripts/animate.py
+    pipe.init_filter(video_length=frames, height=size, width=size, filter_params=params)
     calls, steps = [], []
     forward, step = unet.forward, pipe.scheduler.step
 
     def record_forward(sample, t, encoder_hidden_states=None, first_frame_latents=None, frame_stride=None, **kw):
         out = forward(sample, t, encoder_hidden_states=encoder_hidden_states,
                       first_frame_latents=first_frame_latents, frame_stride=frame_stride, **kw)
-        calls.append(dict(sample=sample.clone(), t=torch.as_tensor(t).clone(), first=first_frame_latents.clone(),
-                          context=encoder_hidden_states.clone(), eps=out.sample.clone()))
+        calls.append({"sample": sample.clone(), "t": torch.as_tensor(t).clone(), "first": first_frame_latents.clone(),
+                          "context": encoder_hidden_states.clone(), "eps": out.sample.clone()})
         return out
 
     def record_step(noise_pred, t, latents, **kw):
         out = step(noise_pred, t, latents, **kw)
-        steps.append(dict(eps=noise_pred.clone(), x=latents.clone(), prev=out.prev_sample.clone()))
+        steps.append({"eps": noise_pred.clone(), "x": latents.clone(), "prev": out.prev_sample.clone()})
         return out
 
     unet.forward, pipe.scheduler.step = record_forward, record_step
@@ -134,11 +136,12 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, str(args.official_checkout.resolve()))
     import torch
+    from consisti2v.models.videoldm_unet import VideoLDMUNet3DConditionModel
+    from consisti2v.pipelines.pipeline_conditional_animation import (
+        ConditionalAnimationPipeline,
+    )
     from diffusers import DDIMScheduler
     from safetensors.torch import save_file
-
-    from consisti2v.models.videoldm_unet import VideoLDMUNet3DConditionModel
-    from consisti2v.pipelines.pipeline_conditional_animation import ConditionalAnimationPipeline
 
     torch.set_grad_enabled(False)
     unet = VideoLDMUNet3DConditionModel.from_pretrained(str(args.out / UNET_CASE)).eval().float()

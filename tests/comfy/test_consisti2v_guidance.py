@@ -53,14 +53,15 @@ def setup(case: Path, model=None):
                          filter=fi["method"], spatial_cutoff=fi["d_s"], temporal_cutoff=fi["d_t"],
                          butterworth_order=4, drop_first_frame=True, noise_type=cfg["noise_sampling_method"],
                          pyoco_alpha=cfg["noise_alpha"], official_filters=True)
-    return dict(cfg=cfg, io=io, model=model, pos=pos, neg=neg, latent=latent, sigmas=sigmas, noise=noise)
+    return {"cfg": cfg, "io": io, "model": model, "pos": pos, "neg": neg, "latent": latent, "sigmas": sigmas,
+            "noise": noise}
 
 
 def run(s, cfg_text=None, cfg_image=None):
     """SamplerCustomAdvanced with the ConsistI2V guider; returns (output LATENT, UNet calls, guided epsilons)."""
-    patched, calls = capturing(s["model"], lambda a: dict(x=a["input"].clone(), t=a["timestep"].clone(),
-                                                          first=a["c"]["first_frame"].clone(),
-                                                          order=list(a["cond_or_uncond"])))
+    patched, calls = capturing(s["model"], lambda a: {"x": a["input"].clone(), "t": a["timestep"].clone(),
+                                                          "first": a["c"]["first_frame"].clone(),
+                                                          "order": list(a["cond_or_uncond"])})
     (guider,) = call_node("ConsistI2VGuider", model=patched, positive=s["pos"], negative=s["neg"],
                           cfg_text=s["cfg"]["guidance_scale_txt"] if cfg_text is None else cfg_text,
                           cfg_image=s["cfg"]["guidance_scale_img"] if cfg_image is None else cfg_image,
@@ -113,7 +114,7 @@ def test_every_guidance_mode_reproduces_the_official_pipeline(comfy, case):
     for i, call in enumerate(calls):
         x, first, frames = by_branch(call, cfg["unet_batch_per_call"])
         sigma = call["t"][:1]
-        assert int(round(float(model_sampling.timestep(sigma)))) == cfg["timesteps"][i]
+        assert round(float(model_sampling.timestep(sigma))) == cfg["timesteps"][i]
         k = float(model_sampling.calculate_input(sigma, torch.ones(1)))
         close(official_layout(x[:frames] * k), io[f"step{i}_x"])  # the DDIM state
         # the first frame of every branch: x_T frame 0 in the official "both" mode's unconditional branch
@@ -150,3 +151,19 @@ def test_image_mode_feeds_the_start_noise_first_frame_not_the_clean_one(comfy, m
     miss = float((official_layout(wrong["samples"] * s["cfg"]["vae_scaling_factor"]) - ref).abs().max())
     hit = float((official_layout(out["samples"] * s["cfg"]["vae_scaling_factor"]) - ref).abs().max())
     assert miss > 1000 * hit and miss > 1e-2, (miss, hit)
+
+
+def test_image_guidance_refuses_another_model_and_conditioning_without_the_first_frame(comfy):
+    from tests.support import tiny_models
+
+    case = next(c for c in CASES if c.name.endswith("_both"))
+    s = setup(case)
+    svd = tiny_models.build_tiny_model("svd")
+    args = {"positive": s["pos"], "negative": s["neg"], "cfg_text": 7.5, "cfg_image": 2.0, "noise": s["noise"]}
+    with pytest.raises(ValueError, match="model: image guidance .* needs the ConsistI2V model .* set cfg_image to 1"):
+        call_node("ConsistI2VGuider", model=svd, **args)
+    plain = [[s["pos"][0][0], {}]]
+    with pytest.raises(ValueError, match="positive: .* connect the positive output of 'ConsistI2V Conditioning'"):
+        call_node("ConsistI2VGuider", model=s["model"], **{**args, "positive": plain})
+    (guider,) = call_node("ConsistI2VGuider", model=svd, **{**args, "cfg_image": 1.0})  # text CFG: any model
+    assert guider.mode == "text"
