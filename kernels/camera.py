@@ -244,12 +244,14 @@ BAND_BYTES = BAND_SAMPLES * 200  # that work: points, mapped points, folded grid
 
 
 def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int, border: str = "reflect",
-           supersample: int | None = None, on_frame=None, memory_limit: int | None = None) -> torch.Tensor:
+           supersample: int | None = None, on_frame=None, memory_limit: int | None = None,
+           on_band=None) -> torch.Tensor:
     """Render ``image`` [H, W, C] (float, 0..1) through per-frame homographies -> [T, height, width, C] float32.
 
     Frames are written into one preallocated output, a band of rows at a time, so the peak stays near the
-    output's size. ``on_frame(i)`` is called after frame ``i`` (progress, interruption); with ``memory_limit``
-    (bytes) a render that cannot fit is refused before anything is allocated.
+    output's size. ``on_frame(i)`` is called after frame ``i`` (progress), ``on_band()`` before each band (an
+    interruption check that a large frame does not delay); with ``memory_limit`` (bytes) a render that cannot
+    fit is refused before anything is allocated.
     """
     if border not in BORDERS:
         raise ValueError(f"border '{border}' is unknown: use one of {', '.join(BORDERS)}")
@@ -269,6 +271,8 @@ def render(image: torch.Tensor, matrices: torch.Tensor, height: int, width: int,
     out = torch.empty(len(matrices), height, width, channels, dtype=torch.float32)
     for i, m in enumerate(matrices):
         for r0 in range(0, height, rows):
+            if on_band is not None:
+                on_band()
             r1 = min(height, r0 + rows)
             yy, xx = torch.meshgrid(ys[r0 * s:r1 * s], xs, indexing="ij")
             pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)

@@ -159,7 +159,8 @@ class ConsistI2VCameraLayout(io.ComfyNode):
                 first.permute(2, 0, 1)[None], size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear",
                 antialias=True, align_corners=False)[0].permute(1, 2, 0)
             limit -= first.numel() * first.element_size()
-        out = camera.render(first, matrices, height, width, border, on_frame=on_frame, memory_limit=limit)
+        out = camera.render(first, matrices, height, width, border, on_frame=on_frame, memory_limit=limit,
+                            on_band=comfy.model_management.throw_exception_if_processing_interrupted)
         return io.NodeOutput(out.clamp_(0, 1))
 
 

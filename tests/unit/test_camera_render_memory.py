@@ -80,6 +80,14 @@ def test_on_frame_is_called_after_every_frame_and_can_stop_the_render():
     assert seen == [0, 1, 2]
 
 
+def test_on_band_runs_before_every_band_so_a_large_frame_can_be_stopped(monkeypatch):
+    monkeypatch.setattr(camera, "BAND_SAMPLES", 64)  # 16 px wide: 4 rows per band, 4 bands per frame
+    bands = []
+    camera.render(torch.rand(16, 16, 3), camera.path_matrices([MOVES["pan"]], 3), 16, 16, supersample=1,
+                  on_band=lambda: bands.append(1))
+    assert len(bands) == 3 * 4
+
+
 def test_a_render_that_cannot_fit_is_refused_before_allocating():
     matrices = camera.path_matrices([MOVES["pan"]], 4096)
     need = camera.render_bytes(4096, 8192, 8192, 3)
