@@ -41,6 +41,13 @@ def test_a_nan_camera_input_is_named(api, move_inputs, move, name):
     assert f"{name} is nan, not a number: set {name} to a finite value" in msg, msg
 
 
+@pytest.mark.parametrize("name, value, words", [("roll_degrees", float("inf"), "bigger than max"),
+                                                ("pan_distance", float("-inf"), "smaller than min")])
+def test_an_infinite_camera_input_is_refused_before_running(api, move_inputs, name, value, words):
+    msg = api.error_of(layout_prompt({**move_inputs, name: value}))  # json.dumps writes Infinity / -Infinity
+    assert "validation" in msg.lower() and name in msg and words in msg, msg
+
+
 @pytest.mark.parametrize("corners", ["nan,-0.9  0.9,-1.0  1.0,1.0  -1.0,0.9", "-0.9,-0.9  0.9,inf  1,1  -1,0.9"])
 def test_a_non_finite_keypoint_is_named(api, move_inputs, corners):
     msg = api.error_of(layout_prompt({**move_inputs, "move": "perspective", "perspective_corners": corners}))
