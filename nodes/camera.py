@@ -25,7 +25,9 @@ def _check_finite(**values) -> None:
 
 def _first_image(image: torch.Tensor) -> torch.Tensor:
     """The first image of an IMAGE batch; refuses an empty batch and NaN / inf pixels."""
-    if image.ndim != 4 or 0 in image.shape:
+    if image.ndim != 4:
+        raise ValueError(f"image must be an IMAGE batch [B, H, W, C]; got shape {tuple(image.shape)}")
+    if 0 in image.shape:
         raise ValueError(f"image is an empty IMAGE batch (shape {tuple(image.shape)}): connect at least one image, "
                          "e.g. from Load Image")
     if not torch.isfinite(image[0]).all():
