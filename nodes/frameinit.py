@@ -52,7 +52,7 @@ def frameinit_inputs() -> list:
 
 def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filter, spatial_cutoff, temporal_cutoff,
                             butterworth_order, noise_type, pyoco_alpha, official_filters=False,
-                            temporal_padding="circular"):
+                            temporal_padding="mirror"):
     """Check the inputs of ``frameinit_inputs`` + ``noise_type_inputs`` once and return
     ``build(seed, layout, drop_first_frame=False) -> FrameInitNoise`` for this MODEL and SIGMAS."""
     check_filter_args(filter, spatial_cutoff, temporal_cutoff, butterworth_order)
