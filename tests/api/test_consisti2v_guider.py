@@ -46,7 +46,7 @@ def test_bad_guider_inputs_are_named(api):
     length = node_of(no_first, "ConsistI2VConditioning")["inputs"]["length"]
     node_of(no_first, "ConsistI2VStaticLayout")["inputs"]["frames"] = length - 1
     msg = api.error_of(no_first)
-    assert "noise:" in msg and "turn drop_first_frame on" in msg, msg
+    assert "ConsistI2V Guider input 'noise'" in msg and "turn drop_first_frame on" in msg, msg
 
     other_noise = image_guided(api)
     noise_id = node_id(other_noise, "ConsistI2VFrameInitNoise")
@@ -55,4 +55,4 @@ def test_bad_guider_inputs_are_named(api):
     other_noise["9999"] = twin
     node_of(other_noise, "ConsistI2VGuider")["inputs"]["noise"] = ["9999", 0]
     msg = api.error_of(other_noise)
-    assert "connect the same NOISE node to both" in msg, msg
+    assert "ConsistI2V Guider input 'noise'" in msg and "connect the same NOISE node to both" in msg, msg
