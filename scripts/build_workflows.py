@@ -177,7 +177,7 @@ def static_frameinit_noise(g: Graph, ids, layout_pos, noise_pos, seed=(0, "rando
     encode = g.node("VAEEncode", (layout_pos[0], layout_pos[1] + 140), inputs=[("pixels", "IMAGE"), ("vae", "VAE")],
                     outputs=[("LATENT", "LATENT")])
     noise = g.node("ConsistI2VFrameInitNoise", noise_pos,
-                   [*seed, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0, False],
+                   [*seed, 850, "consisti2v_snr", "gaussian", 0.25, 0.25, 4, False, "pyoco_mixed", 1.0, False, "mirror"],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
                    outputs=[("NOISE", "NOISE")], size=(340, 420), title=title)
     g.link(ids["scale"], 0, layout, "image")

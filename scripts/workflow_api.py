@@ -2,7 +2,7 @@
 
 Follows the frontend's ``graphToPrompt``: widget values are matched to widget inputs in definition
 order (a seed's ``control_after_generate`` value and an image upload button take one extra slot),
-links become ``[source_id, slot]``, notes and reroutes vanish, muted nodes are left out.
+widgets missing from an older saved file take their defaults, links become ``[source_id, slot]``, notes and reroutes vanish, muted nodes are left out.
 The browser tier checks this against the real frontend's own conversion.
 """
 from __future__ import annotations
@@ -67,6 +67,10 @@ def to_api_prompt(workflow: dict, input_defs: InputDefs) -> dict:
             if _is_widget(itype, opts):
                 if pos < len(values):
                     inputs[name] = values[pos]
+                elif "default" in opts:  # saved before the widget existed: the frontend fills in the default
+                    inputs[name] = opts["default"]
+                elif isinstance(itype, list) and itype:
+                    inputs[name] = itype[0]
                 pos += 1 + _extra_slots(name, itype, opts)
         for inp in node.get("inputs", []):
             if inp.get("link") is not None:

@@ -331,3 +331,18 @@ def test_workflows_are_served_as_templates(server):
         assert path.with_suffix(".jpg").is_file(), f"{path.stem}.jpg thumbnail missing"
         served = server.get_json(f"/api/workflow_templates/{PACK_LINK_NAME}/{path.name}")
         assert served["nodes"] == json.loads(path.read_text())["nodes"]
+
+
+def test_a_file_saved_before_a_widget_existed_converts_like_the_frontend(server, frontend):
+    """An older saved FrameInit node lacks the later ``temporal_padding`` widget value: the frontend fills in the
+    default, and so does the headless converter."""
+    wf = json.loads((WORKFLOW_DIR / "svd_frameinit.json").read_text(encoding="utf-8"))
+    node = next(n for n in wf["nodes"] if n["type"] == "ConsistI2VFrameInitNoise")
+    assert node["widgets_values"][-1] == "mirror"
+    node["widgets_values"] = node["widgets_values"][:-1]
+    result = frontend.load_and_convert(copy.deepcopy(wf), "cdi2v_older_frameinit")
+    assert result["toasts"] == []
+    info = server.get_json("/object_info")
+    ours = to_api_prompt(wf, lambda kind: defs_from_input_types(info[kind]["input"]))
+    assert ours[str(node["id"])]["inputs"]["temporal_padding"] == "mirror"
+    assert {k: v["inputs"] for k, v in ours.items()} == {k: v["inputs"] for k, v in result["output"].items()}
