@@ -4,20 +4,28 @@ from __future__ import annotations
 from pathlib import Path
 
 GIB = 1024 ** 3
-_CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
-                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+# (limit, usage, reclaimable page cache key of memory.stat beside usage): cgroup v2, then v1
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+                 "total_inactive_file"))
 
 
 def cgroup_headroom() -> int | None:
-    """Bytes left under this container's memory limit (cgroup v2 or v1); None without a limit."""
-    for limit_file, usage_file in _CGROUP_FILES:
+    """Bytes left under this container's memory limit (cgroup v2 or v1), reclaimable page cache counted as free;
+    None without a limit."""
+    for limit_file, usage_file, cache_key in CGROUP_FILES:
         try:
             limit = Path(limit_file).read_text().strip()
             usage = int(Path(usage_file).read_text().strip())
         except (OSError, ValueError):
             continue
-        if limit.isdigit() and int(limit) < 1 << 60:
-            return max(0, int(limit) - usage)
+        try:
+            stat = dict(line.split() for line in Path(usage_file).with_name("memory.stat").read_text().splitlines())
+        except (OSError, ValueError):
+            stat = {}
+        if limit.isdigit() and int(limit) < 1 << 60:  # "max" / a huge number: no limit
+            return max(0, int(limit) - usage + int(stat.get(cache_key, 0)))
+        return None
     return None
 
 

@@ -2,7 +2,6 @@
 ModelPatcher from a ComfyUI model config and a state dict."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import psutil
@@ -12,10 +11,7 @@ import comfy.model_management
 import comfy.model_patcher
 import comfy.utils
 
-# (limit, usage, reclaimable page cache key of memory.stat beside usage): cgroup v2, then v1
-CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
-                ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-                 "total_inactive_file"))
+from ..kernels.memory import cgroup_headroom
 
 
 def key_problems(expected: dict, sd: dict, limit: int = 6) -> list[str]:
@@ -53,17 +49,8 @@ def meta_state_shapes(make: Callable[[torch.device], torch.nn.Module]) -> tuple[
 def available_memory() -> int:
     """Bytes a new CPU allocation can take: the OS's available memory, capped by a cgroup (container) limit."""
     free = psutil.virtual_memory().available
-    for limit_file, usage_file, cache_key in CGROUP_FILES:
-        try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text())
-            stat = dict(line.split() for line in Path(usage_file).with_name("memory.stat").read_text().splitlines())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 1 << 60:  # "max" / a huge number: no limit
-            free = min(free, int(limit) - usage + int(stat.get(cache_key, 0)))  # reclaimable page cache is free
-        break
-    return max(free, 0)
+    headroom = cgroup_headroom()
+    return max(free if headroom is None else min(free, headroom), 0)
 
 
 def require_memory(nbytes: int, what: str, fix: str) -> None:

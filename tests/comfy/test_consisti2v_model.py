@@ -284,7 +284,7 @@ def test_available_memory_honours_a_cgroup_limit(tmp_path, comfy, monkeypatch):
     limit.write_text("1000000000\n")
     usage.write_text("700000000\n")
     stat.write_text("anon 500000000\ninactive_file 100000000\n")
-    monkeypatch.setattr(modelkit, "CGROUP_FILES", ((str(limit), str(usage), "inactive_file"),))
+    monkeypatch.setattr(pack_module("kernels.memory"), "CGROUP_FILES", ((str(limit), str(usage), "inactive_file"),))
     monkeypatch.setattr(psutil, "virtual_memory", lambda: type("VM", (), {"available": 10 ** 12})())
     assert modelkit.available_memory() == 1000000000 - 700000000 + 100000000  # page cache counts as free
     limit.write_text("max\n")
