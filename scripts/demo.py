@@ -99,7 +99,7 @@ def run_demo(root: Path, work: Path) -> int:
                + "\nRunning with TINY RANDOM WEIGHTS at a CPU-sized resolution: the video is noise, it proves the "
                  "graph runs.\nPut the files above in place and run `make demo` again for a real video.")
         provide_tiny_files(workflow, comfy.checkpoints, comfy.input_dir)
-        prompt = shrink_for_cpu(prompt)
+        prompt = shrink_for_cpu(prompt, workflow)
         image = comfy.input_dir / images_named(workflow)[0]
         while True:  # a file that appears meanwhile is not replaced: take the next name
             preview = new_output_file(comfy.output_dir)

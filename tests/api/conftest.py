@@ -37,7 +37,8 @@ class Api:
         """The shipped workflow ``workflows/<stem>.json`` as an API prompt, shrunk for CPU."""
         path = next(p for p in WORKFLOWS if p.stem == stem)
         info = self.object_info
-        return shrink_for_cpu(to_api_prompt(load(path), lambda k: defs_from_input_types(info[k]["input"])))
+        wf = load(path)
+        return shrink_for_cpu(to_api_prompt(wf, lambda k: defs_from_input_types(info[k]["input"])), wf)
 
     def post(self, prompt: dict):
         """POST /prompt -> (HTTP status, body)."""

@@ -277,7 +277,7 @@ def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
 
     # d. run it on the server
     before = {p for p in server.output_dir.rglob("*") if p.is_file()}
-    prompt_id = queue(server, shrink_for_cpu(output), result["workflow"])
+    prompt_id = queue(server, shrink_for_cpu(output, wf), result["workflow"])
     entry = wait_history(server, prompt_id)
     files = _output_files(server, entry)
     assert files, (f"{wf_path.name}: prompt succeeded but no output files were reported: "

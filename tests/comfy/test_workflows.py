@@ -45,7 +45,7 @@ def api_prompt(comfy, wf):
 def test_workflow_executes_on_tiny_models(comfy, path):
     wf = load(path)
     provide_tiny_files(wf, comfy.checkpoints, comfy.input_dir)
-    prompt = shrink_for_cpu(api_prompt(comfy, wf))
+    prompt = shrink_for_cpu(api_prompt(comfy, wf), wf)
     outputs = comfy.run(prompt)
     saved = [img for out in outputs.values() for img in out.get("images", []) if img.get("type") == "output"]
     assert saved, f"no output images: {json.dumps(outputs)[:500]}"

@@ -73,12 +73,14 @@ sys.path[:0] = [comfy_root, support_dir]  # as tiny_loader_pack does: ComfyUI ha
 import comfy.cli_args
 comfy.cli_args.args.cpu = True      # before comfy.model_management is imported (it probes CUDA)
 import comfy.model_management  # noqa: F401
-from tiny_models import TINY_WRITERS, write_tiny_checkpoint
+import os
+from tiny_models import tiny_writer, write_tiny_checkpoint
 for path, folder, kind in jobs:
-    if folder == "checkpoints":
+    writer = tiny_writer(os.path.basename(path), folder)
+    if folder == "checkpoints" and writer is tiny_writer(None, folder):
         write_tiny_checkpoint(path, kind=kind, seed=0)
     else:
-        TINY_WRITERS[folder](path)
+        writer(path)
     print("wrote", kind, path)
 """
 

@@ -544,3 +544,41 @@ TINY_WRITERS = {
     "text_encoders": write_tiny_text_encoder,
     "vae": write_tiny_vae,
 }
+
+
+# --- core model families (Wan, LTX, HunyuanVideo, Cosmos): one module each, tests/support/tiny_family_*.py ------
+# A family module is imported by file path with this module as its global ``tiny_models``. It may define
+#   FILE_WRITERS = {"real_file_name.safetensors": writer(path, seed=0)}: the tiny stand-in for each model file its
+#       workflows name (consulted before the folder-wide TINY_WRITERS);
+#   install_loaders(): wrap core loader functions so its tiny files load through core's own loader nodes (called
+#       by tests/support/tiny_loader_pack on import).
+_FAMILY_MODULES = []
+
+
+def family_modules():
+    """The tiny_family_*.py modules beside this file, imported once."""
+    import glob
+    import importlib.util
+    import sys
+
+    if not _FAMILY_MODULES:
+        here = os.path.dirname(os.path.realpath(__file__))
+        for path in sorted(glob.glob(os.path.join(here, "tiny_family_*.py"))):
+            name = "cdi2v_" + os.path.splitext(os.path.basename(path))[0]
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            module.tiny_models = sys.modules[__name__]
+            spec.loader.exec_module(module)
+            _FAMILY_MODULES.append(module)
+    return list(_FAMILY_MODULES)
+
+
+def tiny_writer(file_name, folder):
+    """``writer(path, seed=0)`` of the tiny stand-in for a model file: by its file name (family modules), else by
+    its folder; None when nothing stands in for it."""
+    for module in family_modules():
+        writer = getattr(module, "FILE_WRITERS", {}).get(file_name)
+        if writer is not None:
+            return writer
+    return TINY_WRITERS.get(folder)
+

@@ -26,10 +26,10 @@ def images_named(workflow: dict) -> list[str]:
 def provide_tiny_files(workflow: dict, checkpoints: Path, input_dir: Path) -> None:
     """Write a tiny stand-in for every model file the workflow names (in the model folder beside
     ``checkpoints``) and a test image for LoadImage."""
-    from .tiny_models import TINY_WRITERS
+    from .tiny_models import tiny_writer
 
     for entry in model_files(workflow):
-        writer = TINY_WRITERS.get(entry.get("directory"))
+        writer = tiny_writer(entry["name"], entry.get("directory"))
         if writer is None:
             raise AssertionError(f"no tiny stand-in for {entry['directory']}/{entry['name']}")
         target = checkpoints.parent / entry["directory"] / entry["name"]
@@ -62,13 +62,18 @@ CPU_SHRINK = {
 }
 
 
-def shrink_for_cpu(output: dict) -> dict:
-    """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone."""
+def shrink_for_cpu(output: dict, workflow: dict | None = None) -> dict:
+    """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone. A workflow
+    whose frame counts must agree otherwise (e.g. 4k+1 video frames for a causal video VAE) overrides entries in
+    ``extra.cdi2v_cpu_shrink`` ({class_type: {input: value}})."""
     if os.environ.get("CDI2V_FULL_SIZE", "").lower() in ("1", "true", "yes"):
         return output
+    table = {kind: dict(inputs) for kind, inputs in CPU_SHRINK.items()}
+    for kind, inputs in ((workflow or {}).get("extra", {}).get("cdi2v_cpu_shrink") or {}).items():
+        table.setdefault(kind, {}).update(inputs)
     out = copy.deepcopy(output)
     for node in out.values():
-        for name, value in CPU_SHRINK.get(node.get("class_type"), {}).items():
+        for name, value in table.get(node.get("class_type"), {}).items():
             current = node.get("inputs", {}).get(name)
             if isinstance(current, (int, float)) and not isinstance(current, bool) and current > value:
                 node["inputs"][name] = value

@@ -87,6 +87,9 @@ def _install():
 
 
 _install()
+for _family in tiny_models.family_modules():  # tests/support/tiny_family_*.py: Wan, LTX, HunyuanVideo, Cosmos
+    if hasattr(_family, "install_loaders"):
+        _family.install_loaders()
 
 
 async def comfy_entrypoint():
