@@ -100,6 +100,8 @@ def test_analytic_init_names_its_noise_input_and_the_frameinit_node_behind_it(ap
 @pytest.mark.parametrize("stem, class_type", [("svd_frameinit", "ConsistI2VFrameInitNoise"),
                                               ("svd_long_video", "ConsistI2VLongVideo")])
 def test_infinite_first_sigma_is_named(api, stem, class_type):
+    if "ManualSigmas" not in api.object_info:
+        pytest.skip("this ComfyUI (0.3.64) has no ManualSigmas: no graph can hand-make an infinite first sigma")
     consumers = [class_type] + (["SamplerCustomAdvanced"] if stem == "svd_frameinit" else [])
     msg = api.error_of(hand_made_sigmas(api.prompt(stem), INF_FIRST, *consumers))
     assert msg.startswith(f"{class_type}: ValueError: sigmas: the first sigma is infinite (inf)"), msg
