@@ -991,7 +991,21 @@ WORKFLOWS = {
 }
 
 
+def family_workflows() -> dict:
+    """The builders of scripts/workflows_*.py (one module per core model family: Wan, LTX, HunyuanVideo, Cosmos),
+    each exporting WORKFLOWS = {name: builder}; they import Graph & co from this module."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    found = {}
+    for path in sorted((ROOT / "scripts").glob("workflows_*.py")):
+        found.update(importlib.import_module(f"scripts.{path.stem}").WORKFLOWS)
+    return found
+
+
 def main():
+    WORKFLOWS.update(family_workflows())
     out = ROOT / "workflows"
     out.mkdir(exist_ok=True)
     for name, build in WORKFLOWS.items():
