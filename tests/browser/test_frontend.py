@@ -35,7 +35,7 @@ pytestmark = pytest.mark.browser
 
 from scripts.workflow_api import defs_from_input_types, to_api_prompt  # noqa: E402
 from tests.support.pack_server import all_nodes, queue, subgraph_ids, pack_server, wait_history  # noqa: E402
-from tests.support.workflows import shrink_for_cpu  # noqa: E402
+from tests.support.workflows import shrink_for_cpu, skip_if_missing_nodes  # noqa: E402
 
 OUR_NODE_IDS = ("ConsistI2VFrameInitNoise", "ConsistI2VStaticLayout", "ConsistI2VPYoCoNoise")
 UI_ONLY_TYPES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
@@ -251,6 +251,7 @@ def _ci_requires_workflows():
 @pytest.mark.parametrize("wf_path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])
 def test_workflow_loads_converts_and_runs(wf_path: Path, server, frontend):
     wf = json.loads(wf_path.read_text(encoding="utf-8"))
+    skip_if_missing_nodes(wf, server.get_json("/object_info"), wf_path.stem)
 
     # b. every node type is known to the frontend
     missing = frontend.missing_types(wf)

@@ -62,6 +62,20 @@ CPU_SHRINK = {
 }
 
 
+def missing_nodes(workflow: dict, available) -> list[str]:
+    """Core node types the workflow declares it needs (``extra.cdi2v_requires_nodes``, e.g. a model family's
+    conditioning node added after ComfyUI 0.3.64) that ``available`` (node type names) lacks."""
+    return [n for n in (workflow.get("extra", {}).get("cdi2v_requires_nodes") or []) if n not in available]
+
+
+def skip_if_missing_nodes(workflow: dict, available, name: str = "") -> None:
+    """pytest.skip, naming the nodes, when this ComfyUI lacks a node the workflow declares it needs."""
+    missing = missing_nodes(workflow, available)
+    if missing:
+        import pytest
+        pytest.skip(f"{name or 'workflow'}: this ComfyUI has no {', '.join(missing)} node (the workflow needs it)")
+
+
 def shrink_for_cpu(output: dict, workflow: dict | None = None) -> dict:
     """Copy of the API prompt with CPU_SHRINK applied; linked inputs (``[node, slot]``) are left alone. A workflow
     whose frame counts must agree otherwise (e.g. 4k+1 video frames for a causal video VAE) overrides entries in
