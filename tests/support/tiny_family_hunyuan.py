@@ -228,10 +228,28 @@ def build_clip_vision(seed=0):
     return tiny_models._clip_vision(SIGCLIP_CONFIG, seed=seed)
 
 
-FILE_WRITERS = {
+def core_has_hunyuan15() -> bool:
+    import comfy.supported_models
+    return hasattr(comfy.supported_models, "HunyuanVideo15")
+
+
+def _or_placeholder(writer):
+    """On a ComfyUI without HunyuanVideo 1.5 (0.3.64) its workflow is skipped, but a server that provides every
+    shipped workflow's files still writes them: a placeholder file then (core's classes for the real one are
+    missing there)."""
+    @functools.wraps(writer)
+    def write(path, seed=0):
+        if core_has_hunyuan15():
+            return writer(path, seed)
+        return tiny_models._save_weights({"cdi2v_placeholder": torch.zeros(1)}, path,
+                                         {MARKER: "placeholder: this ComfyUI has no HunyuanVideo 1.5"})
+    return write
+
+
+FILE_WRITERS = {name: _or_placeholder(writer) for name, writer in {
     DIT_FILE: write_dit, VAE_FILE: write_vae, QWEN_FILE: write_qwen, BYT5_FILE: write_byt5,
     CLIP_VISION_FILE: write_clip_vision,
-}
+}.items()}
 
 
 def install_loaders():
