@@ -12,7 +12,14 @@ ComfyUI's sampler start there is then solved with :mod:`kernels.noise_solver` in
 
 Where M lives (``start_scale``): DDPM-style discrete models take an integer-like timestep M in (0, N]
 (σ_M = σ(M − 1), the official indexing: the first step is t = M − 1); continuous-σ models (EDM: SVD) take σ_M
-itself in (0, σ_max]; flow models take M on a 1000-step schedule (σ_M = the model's shifted σ at M/1000).
+itself in (0, σ_max]; flow models take M in (0, 1000] on the unshifted time grid: t = M/1000 is the time *before*
+the model's shift, σ_M = the model's own ``percent_to_sigma(1 − t)`` (ModelSamplingDiscreteFlow: σ = s·t/(1 + (s −
+1)·t) with shift s; Wan's s = 8 puts M = 900 at σ 0.986). So M/1000 is what KSampler's ``denoise`` would be, and
+``linear_timesteps`` from M = 1000 is the model's ``simple`` schedule, as M = 1000 on a DDPM model is its full grid.
+
+Statistics estimated by this pack (:class:`StatisticsAccumulator`, :func:`write_estimate`) record the model family
+(``kernels.families`` keys), the latent shape and the clip count in the safetensors metadata and keep float64
+running moments for adding clips later; released files without that metadata load as before.
 
 Statistics files: the released ``initial_noise_*`` files (E[x0] ``[1, C, F, h, w]`` + the scalar Tr(Cov)/d,
 keys ``Expectation_X0`` / ``Tr_Cov_d``; SVD: ``Expectation_x_0`` ``[1, F, C, h, w]`` / ``trCov_d``) are resampled to
@@ -30,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from . import layout as lay
+from .families import FAMILIES
 from .noise_objects import StartState, _samples, attributed, blame
 from .checkpoints import CheckpointError, UnsafePickleError, read_checkpoint
 from .noise_solver import probe_affine
@@ -147,7 +155,8 @@ class StartScale:
     def describe(self) -> str:
         return {"timestep": f"a timestep in (0, {self.T:g}] (DDPM-style model: the first step is M - 1)",
                 "sigma": f"a sigma in (0, {self.T:g}] (continuous-sigma model such as SVD: official M = 100)",
-                "flow": f"a timestep in (0, {self.T:g}] on the flow model's schedule (1000 = pure noise)"}[self.kind]
+                "flow": f"a timestep in (0, {self.T:g}] on the flow model's schedule before its shift: t = M/{self.T:g}, "
+                        f"sigma = the model's shifted sigma at t ({self.T:g} = pure noise)"}[self.kind]
 
 
 def _f(t) -> float:
@@ -180,7 +189,8 @@ def check_M(M: float, scale: StartScale) -> None:
 
 
 def sigma_at(model_sampling, M: float, scale: StartScale | None = None) -> float:
-    """σ_M for start time M on the model's own scale (see :class:`StartScale`)."""
+    """σ_M for start time M on the model's own scale (see :class:`StartScale`). Flow: t = M/1000 before the shift,
+    σ_M = ``percent_to_sigma(1 − t)`` (the shifted σ; 1.0 at M = 1000)."""
     scale = scale or start_scale(model_sampling)
     check_M(M, scale)
     if scale.kind == "timestep":
@@ -247,7 +257,10 @@ class Statistics:
 
     ``space``: "model" (scaled latents, as the released files) or "latent" (a raw VAE latent from VAE Encode; the
     model's latent format is applied when the noise is made). ``resample``: how E meets another frame count / size.
-    ``scale``: DynamiCrafter's data rescale s (E·s, v·s²; 1 = as the official code).
+    ``scale``: DynamiCrafter's data rescale s (E·s, v·s²; 1 = as the official code). ``family``: the
+    ``kernels.families`` key the statistics were estimated for (None: unknown, e.g. a released file). ``clips``: how
+    many clips they were estimated from (None: unknown). ``causal_stride``: set by Analytic-Init for a causal video
+    VAE (video frames per later latent frame; 0 = not causal): latent frame 0 is then kept apart in time.
     """
     mean: torch.Tensor | None
     variance: float
@@ -255,6 +268,9 @@ class Statistics:
     resample: str = "interpolate"
     scale: float = 1.0
     source: str = "statistics"
+    family: str | None = None
+    clips: int | None = None
+    causal_stride: int = 0
 
     def __post_init__(self):
         check_variance(self.variance)
@@ -280,6 +296,15 @@ class Statistics:
     def with_options(self, **kw) -> "Statistics":
         return replace(self, **kw)
 
+    def check_family(self, key: str | None, where: str = "statistics") -> None:
+        """Refuse statistics estimated for another model family (unknown or ``generic`` on either side passes)."""
+        if self.family is None or key is None or self.family == key or "generic" in (self.family, key):
+            return
+        raise ValueError(
+            f"{where}: {self.source} was estimated for {family_label(self.family)} but the model is "
+            f"{family_label(key)}: its latents live in another space. Use statistics made for this model: CIL "
+            "Estimate Statistics on your clips with this model and its VAE (or zero-mean statistics)")
+
     def check_channels(self, channels: int, where: str = "statistics") -> None:
         if self.channels is not None and self.channels != int(channels):
             raise ValueError(
@@ -294,7 +319,15 @@ class Statistics:
             raise ValueError(f"latent is {samples.ndim}-D: a video latent must be 4-D or 5-D")
         self.check_channels(samples.shape[1])
         frames, h, w = lay.video_size(samples)
-        video = resample_mean(self.mean.float(), frames, h, w, self.resample)  # [C, T, H, W]
+        if self.causal_stride and self.mean.shape[1] == 1 and frames > 1:
+            k = int(self.causal_stride)
+            raise ValueError(
+                f"{self.source}: E[x0] has 1 latent frame but the video has {frames}: on this model's causal video "
+                f"VAE latent frame 0 encodes one video frame and every later one {k}, so repeating one latent frame "
+                f"is not E[x0]. For a mean from the image, encode a static video of it: Static Layout (frames = "
+                f"{(frames - 1) * k + 1}, i.e. {k}k+1) -> VAE Encode -> CIL Statistics' mean_latent")
+        video = resample_mean(self.mean.float(), frames, h, w, self.resample,
+                              causal=bool(self.causal_stride))  # [C, T, H, W]
         out = lay.from_bcthw(video.unsqueeze(0), samples.ndim)
         if samples.ndim == 5 and samples.shape[0] != 1:
             out = out.expand(samples.shape[0], *out.shape[1:]).contiguous()
@@ -305,14 +338,22 @@ class Statistics:
         return out.float() * self.scale
 
 
+def family_label(key: str) -> str:
+    """"<label> (family '<key>')" for messages."""
+    fam = FAMILIES.get(key)
+    return f"{fam.label} (family {quoted(key)})" if fam is not None else f"family {quoted(key, 40)}"
+
+
 def resample_mean(mean: torch.Tensor, frames: int, height: int, width: int,
-                  mode: str = "interpolate") -> torch.Tensor:
+                  mode: str = "interpolate", causal: bool = False) -> torch.Tensor:
     """E ``[C, F, h, w]`` → ``[C, frames, height, width]``.
 
     interpolate: bilinear in (h, w) per frame (half-pixel centres, antialiased when shrinking, so a 64×40 mean on a
     128×72 latent or back keeps its local averages), then linear in time with the first and last frames kept
     (align_corners; one frame is repeated; one target frame gets the time average). channel_mean: each channel's
     average everywhere (drops the watermark and layout of the released means).
+    ``causal`` (a causal video VAE's latent, whose frame 0 encodes one video frame and the others several):
+    interpolate keeps latent frame 0 as it is and resamples only frames 1.. in time (a one-frame target gets frame 0).
     """
     if mode not in RESAMPLE_MODES:
         raise ValueError(f"resample {quoted(mode)} is unknown: use one of {', '.join(RESAMPLE_MODES)}")
@@ -326,6 +367,11 @@ def resample_mean(mean: torch.Tensor, frames: int, height: int, width: int,
     x = x.permute(1, 0, 2, 3)  # [C, F, H, W]
     if f == frames:
         return x.contiguous()
+    if causal and f > 1:
+        if frames == 1:
+            return x[:, :1].contiguous()
+        rest = resample_mean(x[:, 1:], frames - 1, height, width, "interpolate")
+        return torch.cat([x[:, :1], rest], dim=1).contiguous()
     if f == 1:
         return x.expand(c, frames, height, width).contiguous()
     if frames == 1:
@@ -393,8 +439,25 @@ def statistics_from_tensors(tensors: dict, metadata: dict | None = None, source:
     if not math.isfinite(variance) or variance < 0:
         raise ValueError(f"{source}: Tr(Cov)/d = {variance:g} is negative or not finite; this is not a valid "
                          "statistics file")
+    family, clips = _estimate_info(metadata or {}, source)
     return Statistics(mean.detach().float().contiguous().clone(), variance, "model", resample, float(scale),
-                      source)
+                      source, family, clips)
+
+
+def _estimate_info(metadata: dict, source: str) -> tuple[str | None, int | None]:
+    """(family, clips) recorded in a file's metadata (None where it records none: released files)."""
+    family = metadata.get("family") or None
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"{source}: its metadata names the model family {quoted(family, 40)}, which this pack does "
+                         f"not know (known: {', '.join(FAMILIES)}); estimate the statistics again with CIL Estimate "
+                         "Statistics")
+    clips = metadata.get("clips")
+    try:
+        clips = None if clips in (None, "") else int(clips)
+    except ValueError:
+        raise ValueError(f"{source}: its metadata 'clips' = {quoted(clips, 40)} is not a whole number; estimate "
+                         "the statistics again with CIL Estimate Statistics") from None
+    return family, clips
 
 
 def load_statistics(path: str, resample: str = "interpolate", scale: float = 1.0) -> Statistics:
@@ -438,32 +501,139 @@ def zero_mean_statistics(variance: float) -> Statistics:
 
 
 class StatisticsAccumulator:
-    """Estimate E[x0] and Tr(Cov)/d from model-space video latents ``[C, F, h, w]`` of one size (the official
-    estimator: E = Σz/n, Var = Σz²/n − E², v = mean(Var)), in float64."""
+    """E[x0] and Tr(Cov)/d of model-space video latents ``[C, F, h, w]`` of one shape, one clip at a time: Welford's
+    running mean and sum of squared deviations (m2) in float64, so any number of clips streams through without
+    cancellation; :meth:`merge` adds another accumulator (Chan et al.), so a saved estimate can take more clips.
+    The result is the official estimator's: E = Σz/n, Var = Σ(z − E)²/n (per element), v = mean(Var)."""
 
     def __init__(self):
-        self.n, self.sum, self.sum_sq = 0, None, None
+        self.n, self.mean, self.m2 = 0, None, None
+
+    @property
+    def shape(self) -> tuple | None:
+        return None if self.mean is None else tuple(self.mean.shape)
 
     def add(self, video: torch.Tensor) -> None:
-        video = video.detach().double().cpu()
+        video = video.detach().to("cpu", torch.float64)
         if video.ndim == 5:
             for v in video:
                 self.add(v)
             return
         if video.ndim != 4:
             raise ValueError("add model-space video latents [C, F, h, w] (or a batch of them)")
-        if self.sum is not None and video.shape != self.sum.shape:
-            raise ValueError(f"video {tuple(video.shape)} differs from the first one {tuple(self.sum.shape)}")
-        self.sum = video.clone() if self.sum is None else self.sum + video
-        self.sum_sq = video * video if self.sum_sq is None else self.sum_sq + video * video
+        if self.mean is not None and tuple(video.shape) != self.shape:
+            raise ValueError(f"video {tuple(video.shape)} differs from the first one {self.shape}")
+        if not bool(torch.isfinite(video).all()):
+            raise ValueError("a video latent holds NaN or infinite values")
         self.n += 1
+        if self.mean is None:
+            self.mean, self.m2 = video.clone(), torch.zeros_like(video)
+            return
+        delta = video - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (video - self.mean)
 
-    def result(self, source: str = "estimated statistics") -> Statistics:
+    def merge(self, other: "StatisticsAccumulator") -> None:
+        if other.n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean, self.m2 = other.n, other.mean.clone(), other.m2.clone()
+            return
+        if other.shape != self.shape:
+            raise ValueError(f"videos {other.shape} differ from the first ones {self.shape}")
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.m2 += other.m2 + delta * delta * (self.n * other.n / n)
+        self.mean += delta * (other.n / n)
+        self.n = n
+
+    def variance(self) -> float:
+        """Tr(Cov)/d = the mean over elements of the per-element population variance."""
+        return float((self.m2 / self.n).clamp(min=0).mean())
+
+    def result(self, source: str = "estimated statistics", family: str | None = None) -> Statistics:
         if self.n < 2:
             raise ValueError("estimating statistics needs at least 2 videos")
-        mean = self.sum / self.n
-        var = (self.sum_sq / self.n - mean * mean).clamp(min=0)
-        return Statistics(mean.float(), float(var.mean()), "model", "interpolate", 1.0, source)
+        return Statistics(self.mean.float(), self.variance(), "model", "interpolate", 1.0, source, family, self.n)
+
+
+# An estimate file = the released DynamiCrafter layout (Expectation_X0 float32 [1, C, F, h, w], Tr_Cov_d) that any
+# loader reads, + the float64 running moments and one 64-bit fingerprint per clip to add clips later.
+ESTIMATE_FORMAT = "cdi2v-cil-statistics-estimate/1"
+ESTIMATE_CREATOR = "CILEstimateStatistics"
+_EST_MEAN, _EST_M2, _EST_HASHES = "cdi2v_mean_f64", "cdi2v_m2_f64", "cdi2v_clip_fingerprints"
+
+
+def clip_fingerprint(clip: torch.Tensor) -> int:
+    """A 64-bit fingerprint of a clip's values (dtype and shape included): the same clip added twice is found."""
+    import hashlib
+    t = clip.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return int.from_bytes(h.digest()[:8], "little", signed=True)
+
+
+@dataclass
+class Estimate:
+    """A resumable estimate: the accumulator, the family it was made for and the fingerprints of its clips."""
+    acc: StatisticsAccumulator
+    family: str
+    fingerprints: list
+
+    def tensors(self) -> tuple[dict, dict]:
+        """(tensors, metadata) of the file."""
+        acc = self.acc
+        if acc.n < 2:
+            raise ValueError("estimating statistics needs at least 2 clips")
+        c, f, h, w = acc.shape
+        tensors = {"Expectation_X0": acc.mean.float().unsqueeze(0).contiguous(),
+                   "Tr_Cov_d": torch.tensor(acc.variance(), dtype=torch.float32),
+                   _EST_MEAN: acc.mean.contiguous(), _EST_M2: acc.m2.contiguous(),
+                   _EST_HASHES: torch.tensor(self.fingerprints, dtype=torch.int64)}
+        metadata = {"layout": "bcfhw", "format": ESTIMATE_FORMAT, "creator": ESTIMATE_CREATOR, "space": "model",
+                    "family": self.family, "channels": str(c), "latent_frames": str(f), "height": str(h),
+                    "width": str(w), "clips": str(acc.n)}
+        return tensors, metadata
+
+    def statistics(self, source: str) -> Statistics:
+        return self.acc.result(source, self.family)
+
+
+def is_estimate(metadata: dict | None) -> bool:
+    """Whether a file's metadata marks it as written by CIL Estimate Statistics."""
+    return bool(metadata) and metadata.get("format") == ESTIMATE_FORMAT and metadata.get("creator") == ESTIMATE_CREATOR
+
+
+def estimate_from_tensors(tensors: dict, metadata: dict, source: str) -> Estimate:
+    """The resumable estimate held by a file :func:`is_estimate` accepts; anything inconsistent is refused."""
+    def bad(why):
+        return ValueError(f"{source} was written by CIL Estimate Statistics but {why}: it cannot take more clips; "
+                          "pick a new file name to start a new estimate")
+    mean, m2, fps = tensors.get(_EST_MEAN), tensors.get(_EST_M2), tensors.get(_EST_HASHES)
+    if not all(torch.is_tensor(t) for t in (mean, m2, fps)):
+        raise bad("its running sums are missing")
+    if mean.dtype != torch.float64 or m2.dtype != torch.float64 or mean.ndim != 4 or m2.shape != mean.shape:
+        raise bad(f"its running sums are {tuple(mean.shape)} {mean.dtype} / {tuple(m2.shape)} {m2.dtype}")
+    if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(m2).all())) or bool((m2 < 0).any()):
+        raise bad("its running sums hold NaN, infinite or negative values")
+    family, clips = _estimate_info(metadata, source)
+    if family is None or clips is None or clips < 2 or fps.dtype != torch.int64 or fps.shape != (clips,):
+        raise bad(f"its metadata (family {family}, clips {clips}) does not match its {fps.numel()} clip fingerprints")
+    shape = tuple(int(metadata.get(k, -1)) for k in ("channels", "latent_frames", "height", "width"))
+    if shape != tuple(mean.shape):
+        raise bad(f"its metadata shape {shape} differs from its running sums {tuple(mean.shape)}")
+    acc = StatisticsAccumulator()
+    acc.n, acc.mean, acc.m2 = clips, mean.clone(), m2.clone()
+    return Estimate(acc, family, fps.tolist())
+
+
+def write_estimate(path, estimate: Estimate, overwrite: bool = False) -> None:
+    """Write an estimate file; the data appears only when complete (kernels.safe_files.staged_write), an existing
+    file is replaced only with ``overwrite`` (FileExistsError otherwise)."""
+    from .safe_files import staged_write, write_safetensors_to
+    tensors, metadata = estimate.tensors()
+    with staged_write(path, overwrite=overwrite) as f:
+        write_safetensors_to(f, tensors, metadata)
 
 
 def save_statistics(path: str, stats: Statistics) -> None:
@@ -471,8 +641,11 @@ def save_statistics(path: str, stats: Statistics) -> None:
     from safetensors.torch import save_file
     if stats.mean is None or stats.space != "model":
         raise ValueError("only model-space statistics with a mean can be saved")
+    metadata = {"layout": "bcfhw"}
+    if stats.family is not None:
+        metadata["family"] = stats.family
     save_file({"Expectation_X0": stats.mean.unsqueeze(0).contiguous(),
-               "Tr_Cov_d": torch.tensor(stats.variance, dtype=torch.float32)}, str(path), metadata={"layout": "bcfhw"})
+               "Tr_Cov_d": torch.tensor(stats.variance, dtype=torch.float32)}, str(path), metadata=metadata)
 
 
 # --------------------------------------------------------------------------------------------------------------
