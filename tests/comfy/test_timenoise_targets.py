@@ -27,14 +27,11 @@ def timenoise(positive, negative, **kw):
 # ------------------------------------------------------------------------------------------------ Wan 2.1 I2V
 
 def tiny_wan_vae(seed=0):
-    """comfy.sd.VAE around a tiny Wan 2.1 VAE (dim 8; 16 latent channels, x8 in space, x4 in time)."""
-    import comfy.sd
-    from comfy.ldm.wan.vae import WanVAE
+    """comfy.sd.VAE around a tiny Wan 2.1 VAE (dim 8; 16 latent channels, x8 in space, x4 in time), built at the
+    file's width on ComfyUI 0.8 and 0.3.64 (which builds every Wan 2.1 VAE at dim 96): tests/support/tiny_family_wan."""
+    from tests.support import tiny_family_wan
 
-    from tests.support.tiny_models import random_state_dict
-    template = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
-                      temperal_downsample=[False, True, True], dropout=0.0)
-    return comfy.sd.VAE(sd=random_state_dict(template, seed))
+    return tiny_family_wan.build_tiny_vae("wan21", seed)
 
 
 def tiny_wan_i2v(seed=0):
