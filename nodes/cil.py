@@ -13,6 +13,7 @@ from ..kernels import timenoise as tn
 from ..kernels.noise_objects import StartState
 from . import timenoise_targets as tt
 from .common import NOISE_CATEGORY, node_origin, quoted, seed_input
+from .families import family_of
 
 STATS_FOLDER = "cil_statistics"
 CIL_CATEGORY = "sampling/custom_sampling/cil"
@@ -56,13 +57,16 @@ class CILAnalyticInit(io.ComfyNode):
             inputs=[
                 io.Model.Input("model", tooltip="The model being sampled (its schedule places M and the start state)."),
                 Statistics.Input("statistics", tooltip=(
-                    "E[x0] and Tr(Cov)/d: Load CIL Statistics (released files), or CIL Statistics (mean from an "
-                    "image/layout latent, or zero mean).")),
+                    "E[x0] and Tr(Cov)/d: Load CIL Statistics (released files, or your own from CIL Estimate "
+                    "Statistics: made for this model's family), CIL Estimate Statistics directly, or CIL Statistics "
+                    "(mean from an image/layout latent, or zero mean).")),
                 io.Float.Input("M", default=100.0, min=0.0, max=100000.0, step=0.1, tooltip=(
                     "Start time, on the model's own scale. SVD/EDM: a sigma (official 100; the model's top is 700). "
                     "DDPM models (DynamiCrafter, VideoCrafter, SD-style): a timestep 1..1000 (official 940-960; "
-                    "the first step is M-1). Flow models: a timestep 1..1000 (1000 = pure noise). Lower M = more "
-                    "motion, but too low loses quality.")),
+                    "the first step is M-1). Flow models (Wan, LTX, HunyuanVideo, Cosmos): a timestep 1..1000 before the "
+                    "model's shift, sigma = the shifted M/1000 (1000 = pure noise; like KSampler denoise M/1000). "
+                    "Lower M = more motion, but too low loses quality. The papers give M only for DynamiCrafter, "
+                    "VideoCrafter1 and SVD.")),
                 io.Int.Input("steps", default=25, min=1, max=1000, tooltip=(
                     "Sampling steps from M down to 0 (official: 25 for SVD, 50 for DynamiCrafter).")),
                 io.Combo.Input("schedule", options=list(ai.SCHEDULES), default="auto", tooltip=(
@@ -88,9 +92,13 @@ class CILAnalyticInit(io.ComfyNode):
             raise ValueError("statistics: connect Load CIL Statistics or CIL Statistics")
         model_sampling = model.get_model_object("model_sampling")
         latent_format = model.get_model_object("latent_format")
+        family = family_of(model)
+        statistics.check_family(family.key)
         channels = getattr(latent_format, "latent_channels", None)
         if channels is not None:
             statistics.check_channels(channels)
+        if family.causal:  # latent frame 0 encodes one video frame: kept apart when E is resampled in time
+            statistics = statistics.with_options(causal_stride=family.t_stride)
         scale = ai.start_scale(model_sampling)
         ai.check_M(M, scale)
         if svd_formula not in ai.SVD_FORMULAS:
@@ -118,7 +126,8 @@ class CILStatisticsLoader(io.ComfyNode):
             description=(
                 "Loads Analytic-Init statistics (E[x0] and Tr(Cov)/d) from models/cil_statistics: the released "
                 "initial_noise files of DynamiCrafter, VideoCrafter and SVD-CIL (safetensors, or .pt read with "
-                "weights_only) or files saved by this pack. E is resampled to any size and frame count."),
+                "weights_only) or files saved by this pack (CIL Estimate Statistics: they record the model family, "
+                "and Analytic-Init refuses them on another family). E is resampled to any size and frame count."),
             inputs=[
                 io.Combo.Input("statistics_file", options=folder_paths.get_filename_list(STATS_FOLDER), tooltip=(
                     "A file in models/cil_statistics, e.g. initial_noise_512 from GraceZhao/DynamiCrafter-Analytic-"
@@ -150,15 +159,21 @@ class CILStatistics(io.ComfyNode):
             description=(
                 "Analytic-Init statistics without a file: E[x0] from a VAE-encoded image or layout video (our "
                 "extension: the start leans towards that layout), or zero mean when no latent is connected, with "
-                "your variance Tr(Cov)/d."),
+                "your variance Tr(Cov)/d. On causal video VAEs (Wan, LTX, HunyuanVideo, Cosmos) take E[x0] from "
+                "the image as Static Layout (frames 4k+1, the video's length) -> VAE Encode: latent frame 0 encodes "
+                "one frame and later ones four, so one encoded frame repeated is not the same (Analytic-Init "
+                "refuses it there)."),
             inputs=[
                 io.Float.Input("variance", default=0.8, min=0.0, max=100.0, step=0.01, tooltip=(
                     "Tr(Cov)/d of the video latents (model space, per element). 0.8 ≈ the released DynamiCrafter-"
                     "512 value; lower = a start closer to the mean. Must be >= 0.")),
                 resample_input(),
                 io.Latent.Input("mean_latent", optional=True, tooltip=(
-                    "Optional: VAE Encode of the conditioning image (1 frame, repeated over time) or of a layout "
-                    "video, as E[x0]. Leave empty for zero mean (a pure variance correction).")),
+                    "Optional: VAE Encode of the conditioning image (1 frame, repeated over time: SD-VAE models "
+                    "such as SVD) or of a layout video, as E[x0]; 4-D [frames, C, h, w] or 5-D [B, C, frames, h, w] "
+                    "(the first video), used as is when it has the sampled latent's size. Causal video VAEs (Wan "
+                    "...): encode a Static Layout video of the image (4k+1 frames). Leave empty for zero mean (a "
+                    "pure variance correction).")),
             ],
             outputs=[Statistics.Output(display_name="STATISTICS")],
         )
