@@ -533,7 +533,7 @@ class StatisticsAccumulator:
         self.mean += delta / self.n
         self.m2 += delta * (video - self.mean)
 
-    def merge(self, other: "StatisticsAccumulator") -> None:
+    def merge(self, other: StatisticsAccumulator) -> None:
         if other.n == 0:
             return
         if self.n == 0:

@@ -42,7 +42,7 @@ def fresh(stem="est"):
 
 def estimate(model, file, latents=None, images=None, vae=None, add_to_file=False, frames_per_clip=0):
     """Run the node as ComfyUI's executor calls an is_input_list node: every input a list."""
-    kw = dict(model=[model], file=[file], add_to_file=[add_to_file], frames_per_clip=[frames_per_clip])
+    kw = {"model": [model], "file": [file], "add_to_file": [add_to_file], "frames_per_clip": [frames_per_clip]}
     if latents is not None:
         kw["latent"] = [{"samples": t} for t in latents]
     if images is not None:
@@ -68,7 +68,7 @@ def one_shot(clips):
 def file_state(path):
     from safetensors import safe_open
     with safe_open(str(path), "pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())  # noqa: SIM118
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -230,31 +230,14 @@ def test_analytic_init_M_on_a_shifted_flow_schedule(comfy):
 
 # ------------------------------------------------------------------------------------- causal video VAE
 
-def tiny_wan_vae(seed=0):
-    """comfy.sd.VAE around a tiny Wan 2.1 VAE (dim 8): ComfyUI 0.8 reads dim from the weights, 0.3.64 builds dim 96,
-    so the class is narrowed to dim 8 while core's own VAE constructor runs (the weight-loading boundary)."""
-    import comfy.ldm.wan.vae as wan_vae
-    import comfy.sd
-
-    from tests.support.tiny_models import random_state_dict
-    real = wan_vae.WanVAE
-    config = dict(z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
-                  temperal_downsample=[False, True, True], dropout=0.0)
-    sd = random_state_dict(real(dim=8, **config), seed)
-    wan_vae.WanVAE = lambda **kw: real(**dict(kw, dim=8))
-    try:
-        vae = comfy.sd.VAE(sd=sd)
-    finally:
-        wan_vae.WanVAE = real
-    assert vae.latent_channels == 16
-    return vae
-
-
 @pytest.fixture(scope="module")
 def wan_parts(comfy):
-    from tests.support import tiny_models
+    from tests.support import tiny_family_wan, tiny_models
+
     image = torch.rand(1, 16, 16, 3, generator=torch.Generator().manual_seed(7))
-    return tiny_models.build_tiny_model("wan"), tiny_wan_vae(), image
+    vae = tiny_family_wan.build_tiny_vae("wan21")  # the tiny Wan 2.1 VAE on ComfyUI 0.8 and 0.3.64
+    assert vae.latent_channels == 16
+    return tiny_models.build_tiny_model("wan"), vae, image
 
 
 def test_image_mean_on_a_causal_vae_is_the_static_video_encoding(wan_parts):
@@ -319,7 +302,12 @@ def test_estimate_then_load_then_analytic_init_in_prompts(comfy, folder):
     written file -> Load CIL Statistics -> Analytic-Init -> sampler."""
     import nodes
     from scripts.workflow_api import defs_from_input_types, to_api_prompt
-    from tests.support.workflows import WORKFLOWS, load, provide_tiny_files, shrink_for_cpu
+    from tests.support.workflows import (
+        WORKFLOWS,
+        load,
+        provide_tiny_files,
+        shrink_for_cpu,
+    )
 
     wf = load(next(p for p in WORKFLOWS if p.stem == "svd_analytic_init"))
     provide_tiny_files(wf, comfy.checkpoints, comfy.input_dir)
