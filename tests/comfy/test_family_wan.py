@@ -361,8 +361,10 @@ def test_wan22_5b_frameinit(wan, layout_kind):
         zm, zv = per_frame(z[:, :, free])
         torch.testing.assert_close(xm, zm, atol=1e-6, rtol=0)
         torch.testing.assert_close(xv, zv, atol=1e-5, rtol=1e-5)
-    # the held frame of the sampled latent is the encoded image (float rounding of euler's last step only)
-    torch.testing.assert_close(out["samples"][:, :, held], latent["samples"][:, :, held], atol=1e-4, rtol=1e-4)
+    # the held frame of the sampled latent is the encoded image up to float rounding: core's own path (euler's last
+    # step x + (x - x0)/σ·(0 - σ), then the Wan 2.2 latent format out of model space) is not bit-exact there, with
+    # RandomNoise too (measured 1.8e-7; ours 1.5e-7)
+    torch.testing.assert_close(out["samples"][:, :, held], latent["samples"][:, :, held], atol=1e-6, rtol=0)
     again, _ = sample(wan["ti2v"], frameinit(wan["ti2v"], layout, sigmas), sigmas, wan["pos"], wan["neg"], latent,
                       cfg=2.0)
     assert torch.equal(out["samples"], again["samples"]), "same seed, same video"
