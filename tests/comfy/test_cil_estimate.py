@@ -163,6 +163,16 @@ def test_user_files_are_never_changed(svd, folder):
         assert "pick a new file name" in msg
     assert user.read_bytes() == before
     assert "must be a file name" in _error(svd, "../escape", latents=raw_clips(3))
+    # a file of this node whose running sums went bad (NaN) takes no more clips and is left as it is
+    ours = folder / fresh("ours")
+    estimate(svd, ours.name, latents=raw_clips(3))
+    tensors, meta = file_state(ours)
+    tensors["cdi2v_m2_f64"][0, 0, 0, 0] = float("nan")
+    save_file(tensors, str(ours), metadata=meta)
+    before = ours.read_bytes()
+    msg = _error(svd, ours.name, latents=raw_clips(2, seed=4), add_to_file=True)
+    assert "was written by CIL Estimate Statistics but its running sums hold NaN" in msg and "new file name" in msg
+    assert ours.read_bytes() == before
     assert "was not written" in _error(svd, user.stem, latents=raw_clips(3))  # '.safetensors' is added
 
 
