@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 
 from . import layout as lay
+from . import layout_hints
+from .families import Family
 from .noise_solver import Affine, is_max_denoise, noise_for_state, probe_affine
 from .pyoco import video_noise
 from .spectral import frameinit_start
@@ -127,6 +129,7 @@ class FrameInitNoise:
     origin: str = ""
     layout_input: str = "layout"
     temporal_padding: str = "circular"
+    family: Family | None = None  # the model's family (kernels/families.py): its VAE strides name the layout fix
 
     def check_layout(self, samples: torch.Tensor) -> None:
         with blame(self.layout_input):
@@ -139,30 +142,18 @@ class FrameInitNoise:
         if layout.ndim != samples.ndim:
             raise ValueError(
                 f"layout is {layout.ndim}-D {tuple(layout.shape)} but the sampled latent is {samples.ndim}-D "
-                f"{tuple(samples.shape)}: encode the layout with this model's VAE"
+                f"{tuple(samples.shape)}: {layout_hints.rank_hint(self.family)}"
             )
         frames, want = lay.frame_count(layout), lay.frame_count(samples) + extra
         if frames != want:
-            hint = ("it is a single image latent: make a layout video with 'ConsistI2V Static Layout' and "
-                    "VAE Encode it" if frames == 1 else "make the layout with the frame count of the sampled video")
-            raise ValueError(
-                f"layout has {frames} frame(s) but the sampled latent has {lay.frame_count(samples)}"
-                f"{' (+1 dropped first frame)' if extra else ''}, so it needs {want}: {hint}"
-                + ("" if extra else "; or enable drop_first_frame if the layout includes the conditioning frame")
-            )
+            raise ValueError(layout_hints.frames_message(self.family, frames, lay.frame_count(samples), bool(extra)))
         ch = 1
         if layout.shape[ch] != samples.shape[ch]:
-            raise ValueError(
-                f"layout has {layout.shape[ch]} latent channels but the model samples {samples.shape[ch]}: "
-                "encode the layout with this model's VAE"
-            )
+            raise ValueError(layout_hints.channels_message(self.family, layout.shape[ch], samples.shape[ch]))
         lh, lw = lay.video_size(layout)[1:]
         sh, sw = lay.video_size(samples)[1:]
         if (lh, lw) != (sh, sw):
-            raise ValueError(
-                f"layout latent is {lh}x{lw} but the sampled latent is {sh}x{sw}: resize the layout images to "
-                f"{sw * 8}x{sh * 8} pixels (x8 for most VAEs) before encoding"
-            )
+            raise ValueError(layout_hints.size_message(self.family, (lh, lw), (sh, sw)))
         if layout.ndim == 5 and layout.shape[0] not in (1, samples.shape[0]):
             raise ValueError(f"layout batch {layout.shape[0]} does not match the latent batch {samples.shape[0]}")
 

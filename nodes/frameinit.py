@@ -4,25 +4,46 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..kernels import layout as lay
+from ..kernels.families import FAMILIES
 from ..kernels.memory import check_fits
 from ..kernels.noise_objects import LAYOUT_FIX, FrameInitNoise
-from ..kernels.noise_solver import sigma_for_snr
 from ..kernels.pyoco import check_alpha
-from ..kernels.schedules import consisti2v_snr_ratio
+from ..kernels.schedules import DEFAULT_TAU_SCALE, TAU_SCALES, layout_noise_sigma  # noqa: F401  (re-exported)
 from ..kernels.spectral import FILTER_TYPES, TEMPORAL_PADDINGS, check_filter_args, check_temporal_padding
-from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, quoted, seed_input, start_state
+from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, seed_input, start_state
+from .families import family_of
 from .memory import free_memory
 
-TAU_SCALES = ("model_schedule", "consisti2v_snr")
+TIMESTEP_SCALE_TOOLTIP = (
+    "How noise_timestep becomes this model's noise level. auto (default): the layout keeps the share of the "
+    "start state's low frequencies that ConsistI2V gives it at noise_timestep (9.2% at 850), on any model "
+    "(SVD, DDPM, Wan, LTXV, HunyuanVideo, Cosmos, any shift); on ConsistI2V's own schedule it is exactly "
+    "model_schedule. model_schedule: noise_timestep read on this model's own schedule, as saved workflows before "
+    "auto did; at 850 SVD keeps 1.0% of the layout and Wan, LTXV and HunyuanVideo 1.5 at their default shift "
+    "1.6-2.5%, close to plain noise. consisti2v_snr: ConsistI2V's layout-to-noise ratio at noise_timestep, "
+    "always solved numerically (the same share as auto).")
+
+# Example pixel frame counts for the causal VAEs' temporal strides (Wan's 81, LTXV's 97).
+_EXAMPLE_PIXEL_FRAMES = {4: 81, 8: 97}
 
 
-def layout_noise_sigma(model_sampling, tau: int, tau_scale: str) -> float:
-    """The model's sigma for FrameInit's noise level tau (on a 1000-step scale)."""
-    if tau_scale not in TAU_SCALES:
-        raise ValueError(f"timestep_scale {quoted(tau_scale)} is unknown: use one of {', '.join(TAU_SCALES)}")
-    if tau_scale == "model_schedule":
-        return float(model_sampling.percent_to_sigma(1.0 - tau / 999.0))
-    return sigma_for_snr(model_sampling, consisti2v_snr_ratio(tau), float(model_sampling.sigma_max))
+def static_layout_frames_tooltip() -> str:
+    """The Static Layout ``frames`` tooltip: how many pixel frames each family's VAE needs (from FAMILIES)."""
+    groups: dict = {}
+    for fam in FAMILIES.values():
+        groups.setdefault((fam.causal, fam.t_stride), []).append(fam)
+    rules = []
+    for (causal, t), fams in groups.items():
+        labels = ", ".join(f.label for f in fams)
+        if causal:
+            px = _EXAMPLE_PIXEL_FRAMES.get(t, 8 * t + 1)
+            rules.append(f"{labels}: {t}k+1 (e.g. {px} pixel frames -> {fams[0].latent_frames(px)} latent frames)")
+        elif t == 1:
+            rules.append(f"{labels}: one per latent frame (ConsistI2V: +1 with drop_first_frame)")
+        else:
+            rules.append(f"{labels}: {t} per latent frame")
+    return ("Frames of the layout video in pixels: the sampled video's length, which the VAE must turn into the "
+            "sampled latent's frame count. " + ". ".join(rules) + ".")
 
 
 def frameinit_inputs() -> list:
@@ -31,10 +52,8 @@ def frameinit_inputs() -> list:
         io.Int.Input("noise_timestep", default=850, min=0, max=999, tooltip=(
             "How deeply the layout is noised, on a 1000-step scale (ConsistI2V: 850). Lower keeps more of "
             "the layout (steadier, less motion); higher frees the video (more motion, may drift).")),
-        io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default="model_schedule", tooltip=(
-            "model_schedule: noise_timestep on this model's own schedule. consisti2v_snr: the same "
-            "layout-to-noise ratio ConsistI2V has at that timestep, whatever the model (use it when the "
-            "layout is too weak on EDM/flow models).")),
+        io.Combo.Input("timestep_scale", options=list(TAU_SCALES), default=DEFAULT_TAU_SCALE,
+                       tooltip=TIMESTEP_SCALE_TOOLTIP),
         io.Combo.Input("filter", options=list(FILTER_TYPES), default="gaussian", tooltip=(
             "Low-pass shape. gaussian (ConsistI2V) is smooth; butterworth is sharper; ideal/box cut hard "
             "and can ring.")),
@@ -60,9 +79,10 @@ def frameinit_noise_builder(model, sigmas, noise_timestep, timestep_scale, filte
     check_temporal_padding(temporal_padding)
     start = start_state(model, sigmas)
     sigma_tau = layout_noise_sigma(start.model_sampling, noise_timestep, timestep_scale)
+    fam = family_of(model)
 
     def build(seed, layout, drop_first_frame=False, origin="", layout_input="layout") -> FrameInitNoise:
-        return FrameInitNoise(origin=origin, layout_input=layout_input,
+        return FrameInitNoise(origin=origin, layout_input=layout_input, family=fam,
             seed=seed, layout=layout, start=start, sigma_tau=sigma_tau, drop_first_frame=drop_first_frame,
             noise_kind=noise_type, alpha=pyoco_alpha, filter_kind=filter, d_s=spatial_cutoff, d_t=temporal_cutoff,
             order=butterworth_order, official_filters=official_filters, temporal_padding=temporal_padding)
@@ -138,9 +158,7 @@ class ConsistI2VStaticLayout(io.ComfyNode):
                 "the video close to. VAE Encode the result and connect it to FrameInit Noise's layout."),
             inputs=[
                 io.Image.Input("image", tooltip="The first frame (the first image of a batch is used)."),
-                io.Int.Input("frames", default=16, min=1, max=4096, tooltip=(
-                    "Frames of the layout video in pixels: the sampled video's frame count (+1 with "
-                    "drop_first_frame). For Wan-style VAEs use 4k+1 frames.")),
+                io.Int.Input("frames", default=16, min=1, max=4096, tooltip=static_layout_frames_tooltip()),
             ],
             outputs=[io.Image.Output(display_name="IMAGE")],
         )
