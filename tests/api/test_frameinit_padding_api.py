@@ -33,7 +33,7 @@ def test_unknown_temporal_padding_names_the_input_and_the_choices(api):
     msg = json.dumps(body)
     if body.get("node_errors") == {} and "prompt_id" in body:  # accepted unvalidated (ComfyUI 0.3.64)
         entry = api.wait(body["prompt_id"], 180.0)
-        msg = next(f"{data.get('node_type')}: {data.get('exception_message')}"
+        msg = next(f"{data.get('node_type')}: {data.get('exception_message', '').strip()}"
                    for event, data in entry["status"].get("messages", []) if event == "execution_error")
         assert msg == ("ConsistI2VFrameInitNoise: temporal_padding 'wrap' is unknown: use one of circular, reflect, "
                        "mirror"), msg
