@@ -282,7 +282,7 @@ def _spiece_model() -> bytes:
             "the camera slowly pushes in; ambient sounds, a friendly voice, clinking dishes, music",
             "low quality, blurry, distorted, static, watermark, worst quality, ugly"] * 20
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_writer=model, vocab_size=96,
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_writer=model, vocab_size=48,
                                    model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=2,
                                    eos_id=3, minloglevel=2)
     return model.getvalue()
@@ -324,8 +324,35 @@ def load_tiny_ltxav_clip(paths, embedding_directory=None):
     return clip
 
 
+# --- T5-XXL of LTXV (fixed size in core): core's ltxv_te() with core's own config override ------------------------
+
+T5_OVERRIDE = {"d_model": CAPTION, "num_layers": 1, "num_heads": 2, "d_kv": 16, "d_ff": 32}
+
+
+def _t5_clip(state_dicts=(), embedding_directory=None):
+    import types
+
+    import comfy.sd
+    import comfy.text_encoders.lt as lt
+    target = types.SimpleNamespace(clip=lt.ltxv_te(), tokenizer=lt.LTXVT5Tokenizer, params={})
+    clip = comfy.sd.CLIP(target, embedding_directory=embedding_directory,
+                         model_options={"t5xxl_model_config": dict(T5_OVERRIDE)})
+    for sd in state_dicts:
+        missing, _ = clip.load_sd(sd)
+        if missing:
+            raise RuntimeError(f"tiny LTXV T5-XXL: missing keys {missing}")
+    return clip
+
+
+def write_t5(path, seed: int = 0):
+    """A tiny T5-XXL file (core's key names, the real tokenizer's vocabulary, width 32), marked in its metadata."""
+    sd = tiny_models.random_state_dict(_t5_clip().cond_stage_model.t5xxl.transformer, seed)
+    return tiny_models._save_weights(sd, str(path), {MARKER: "ltxv_t5"})
+
+
 def install_loaders():
-    """LTXAVTextEncoderLoader -> comfy.sd.load_clip: a tiny Gemma file builds the tiny Gemma text encoder."""
+    """CLIPLoader / LTXAVTextEncoderLoader -> comfy.sd.load_clip: a tiny T5 or Gemma file builds core's text encoder
+    class at the tiny size; every other file goes to the real loader."""
     import comfy.sd
     real = comfy.sd.load_clip
     if getattr(real, "_cdi2v_tiny_ltx", False):
@@ -335,6 +362,9 @@ def install_loaders():
     def load_clip(ckpt_paths, embedding_directory=None, *args, **kwargs):
         if any(_marker(p) == "gemma" for p in ckpt_paths):
             return load_tiny_ltxav_clip(ckpt_paths, embedding_directory)
+        if len(ckpt_paths) == 1 and _marker(ckpt_paths[0]) == "ltxv_t5":
+            import comfy.utils
+            return _t5_clip([comfy.utils.load_torch_file(ckpt_paths[0], safe_load=True)], embedding_directory)
         return real(ckpt_paths, embedding_directory, *args, **kwargs)
 
     load_clip._cdi2v_tiny_ltx = True
@@ -345,4 +375,5 @@ FILE_WRITERS = {
     LTX2_FILE: lambda path, seed=0: write_checkpoint(path, "ltx2", seed),
     LTXV_FILE: lambda path, seed=0: write_checkpoint(path, "ltxv", seed),
     GEMMA_FILE: write_gemma,
+    T5_FILE: write_t5,
 }
