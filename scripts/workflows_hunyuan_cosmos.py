@@ -98,7 +98,8 @@ image by concat (the image latent rides in the conditioning); every sampled fram
   (121 = 4k+1) and the same width/height (1280x720, multiples of 16).
 - *FrameInit Noise*: the paper's camera setting, *noise_timestep* 750, *spatial_cutoff* = *temporal_cutoff* = 0.5,
   *temporal_padding* `mirror`. Lower the cutoffs / raise noise_timestep for more freedom, raise them to follow
-  the zoom more closely. `consisti2v_snr` gives the layout ConsistI2V's strength on this flow model.
+  the zoom more closely. *timestep_scale* `auto` gives the layout the paper's share of the start state on this
+  flow model (shift 7), whatever its schedule.
 - The conditioning image is the layout's first frame, so image and layout agree.
 - *BasicScheduler* 20 steps (the template; the Hunyuan team used 50). Full 3-D attention already lets every frame
   attend to the first one: no first-frame attention patch is needed on this DiT."""
@@ -184,7 +185,7 @@ def hunyuan15_i2v_frameinit_zoom() -> Graph:
     g.link(shift, 0, sched, "model")
     tau, d0 = CAMERA_FRAMEINIT["zoom"]
     noise = g.node("ConsistI2VFrameInitNoise", (1520, 580),
-                   [0, "randomize", tau, "consisti2v_snr", "gaussian", d0, d0, 4, False, "pyoco_mixed", 1.0, False,
+                   [0, "randomize", tau, "auto", "gaussian", d0, d0, 4, False, "pyoco_mixed", 1.0, False,
                     "mirror"],
                    inputs=[("model", "MODEL"), ("layout", "LATENT"), ("sigmas", "SIGMAS")],
                    outputs=[("NOISE", "NOISE")], size=(340, 420))

@@ -112,8 +112,13 @@ def _clip(state_dicts=(), embedding_directory=None):
     import comfy.sd
     import comfy.text_encoders.cosmos as cosmos
     target = types.SimpleNamespace(clip=cosmos.te(), tokenizer=cosmos.CosmosT5Tokenizer, params={})
-    return comfy.sd.CLIP(target, embedding_directory=embedding_directory, state_dict=list(state_dicts),
+    clip = comfy.sd.CLIP(target, embedding_directory=embedding_directory,
                          model_options={"t5xxl_model_config": dict(T5_OVERRIDE)})
+    for sd in state_dicts:  # (0.3.64's CLIP takes no state_dict argument)
+        missing, _ = clip.load_sd(sd)
+        if missing:
+            raise RuntimeError(f"tiny old T5-XXL: missing keys {missing}")
+    return clip
 
 
 @functools.lru_cache(maxsize=2)

@@ -183,7 +183,12 @@ def _clip(state_dicts=(), embedding_directory=None):
     import comfy.sd
     te, tokenizer = _te_classes()
     target = types.SimpleNamespace(clip=te, tokenizer=tokenizer, params={})
-    return comfy.sd.CLIP(target, embedding_directory=embedding_directory, state_dict=list(state_dicts))
+    clip = comfy.sd.CLIP(target, embedding_directory=embedding_directory)
+    for sd in state_dicts:  # (0.3.64's CLIP takes no state_dict argument)
+        missing, _ = clip.load_sd(sd)
+        if missing:
+            raise RuntimeError(f"tiny HunyuanVideo 1.5 text encoder: missing keys {missing}")
+    return clip
 
 
 def _te_state_dicts(seed=0):
