@@ -38,7 +38,8 @@ import torch.nn.functional as F
 
 from . import layout as lay
 from .families import FAMILIES
-from .noise_objects import StartState, _samples, attributed, blame
+from .latent_parts import VideoPart, noise_for_latent
+from .noise_objects import StartState, attributed, blame
 from .checkpoints import CheckpointError, UnsafePickleError, read_checkpoint
 from .noise_solver import probe_affine
 from .text import quoted
@@ -714,10 +715,11 @@ class AnalyticInitNoise:
         return k * self.target(input_latent or {"samples": samples}, samples)
 
     @attributed
-    def generate_noise(self, input_latent) -> torch.Tensor:
-        samples = _samples(input_latent)
-        if input_latent.get("noise_mask") is not None:
-            raise ValueError("latent_image has a noise mask: ComfyUI re-noises masked latents with this NOISE at "
-                             "every step, which an Analytic-Init start would distort. Remove the noise mask "
-                             "(SetLatentNoiseMask) or use RandomNoise for inpainting")
-        return self.start.noise_for(self._state(samples, input_latent), samples)
+    def generate_noise(self, input_latent):
+        """x_M on the free elements (noise mask 1) of the video part; held/partial elements and other parts of a
+        nested latent get core's RandomNoise draw, so the sampler re-noises held frames with unit noise at every
+        step as it expects (kernels/latent_parts.py). ``base_noise`` sees the video part without the mask."""
+        return noise_for_latent(input_latent, self.seed, self._video_noise)
+
+    def _video_noise(self, part: VideoPart) -> torch.Tensor:
+        return self.start.noise_for(self._state(part.samples, part.latent), part.samples, part.processed)

@@ -10,6 +10,7 @@ with :func:`blame`) in front of the message, keeping the exception's type.
 from __future__ import annotations
 
 import functools
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -18,10 +19,13 @@ import torch
 
 from . import layout as lay
 from . import layout_hints
+from .latent_parts import VideoPart, noise_for_latent
 from .families import Family
 from .noise_solver import Affine, is_max_denoise, noise_for_state, probe_affine
 from .pyoco import video_noise
 from .spectral import frameinit_start
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -62,30 +66,23 @@ def attributed(method):
     return wrapper
 
 
-def _samples(input_latent) -> torch.Tensor:
-    samples = input_latent["samples"]
-    if getattr(samples, "is_nested", False):
-        raise ValueError("this noise node does not support nested (multi-part) latents such as LTX-AV")
-    if samples.ndim not in (4, 5):
-        raise ValueError(
-            f"latent_image is {samples.ndim}-D {tuple(samples.shape)}: a video latent must be 4-D "
-            "[frames, C, H, W] or 5-D [B, C, frames, H, W]"
-        )
-    return samples
-
-
 @dataclass
 class PYoCoNoise:
-    """Correlated video noise that replaces ComfyUI's i.i.d. Gaussian noise."""
+    """Correlated video noise that replaces ComfyUI's i.i.d. Gaussian noise.
+
+    Masked and nested latents: see :mod:`kernels.latent_parts` (held/partial elements and non-video parts get core's
+    RandomNoise draw for the seed; PYoCo shapes the free elements of the video part)."""
     seed: int
     kind: str = "pyoco_mixed"
     alpha: float = 1.0
     origin: str = ""
 
     @attributed
-    def generate_noise(self, input_latent) -> torch.Tensor:
-        samples = _samples(input_latent)
-        return video_noise(samples.shape, self.seed, self.kind, self.alpha, dtype=samples.dtype)
+    def generate_noise(self, input_latent):
+        return noise_for_latent(input_latent, self.seed, self._video_noise)
+
+    def _video_noise(self, part: VideoPart) -> torch.Tensor:
+        return video_noise(part.samples.shape, self.seed, self.kind, self.alpha, dtype=part.samples.dtype)
 
 
 @dataclass
@@ -99,11 +96,27 @@ class StartState:
     def affine(self) -> Affine:
         return probe_affine(self.model_sampling, self.sigma0, is_max_denoise(self.sigma0, self.sigma_max))
 
-    def noise_for(self, z: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-        latent = None
-        if torch.count_nonzero(samples) > 0:  # ComfyUI leaves an all-zero latent unprocessed
-            latent = self.process_in(samples.clone().float())
+    def noise_for(self, z: torch.Tensor, samples: torch.Tensor, processed: bool | None = None) -> torch.Tensor:
+        """The noise placing the model input at ``z``; ``processed``: ComfyUI runs process_latent_in on the latent
+        (default: ``samples`` is not all zero; a nested latent decides over all its parts)."""
+        if processed is None:
+            processed = bool(torch.count_nonzero(samples) > 0)  # ComfyUI leaves an all-zero latent unprocessed
+        latent = self.process_in(samples.clone().float()) if processed else None
         return noise_for_state(z, self.affine(), latent).to(samples.dtype).cpu()
+
+    def warn_if_partial(self) -> None:
+        """For NOISE that normally starts at sigma_max (FrameInit; not Analytic-Init, whose σ_M is lower by design):
+        an empty latent started below sigma_max is almost always the second half of a SplitSigmas hand-over
+        (Wan 2.2 A14B) wired to this NOISE by mistake: say what to do (a warning: a truncated schedule on an empty
+        latent is still placed exactly)."""
+        if is_max_denoise(self.sigma0, self.sigma_max):
+            return
+        log.warning(
+            "noise: the SIGMAS of this NOISE start at %.6g, below the model's sigma_max %.6g, on an empty latent. "
+            "With two experts (Wan 2.2 A14B, SplitSigmas) connect the FIRST part of the split (high sigmas) to this "
+            "noise node and to the first SamplerCustomAdvanced, and give the second SamplerCustomAdvanced "
+            "(low-noise model, second part of the split, latent from the first) DisableNoise; if the truncated "
+            "schedule is intended, ignore this.", self.sigma0, self.sigma_max)
 
 
 LAYOUT_FIX = ("it came out of an earlier node broken (a diverged sampler, or an fp16 VAE overflow): rebuild the "
@@ -175,6 +188,11 @@ class FrameInitNoise:
         return lay.drop_first_frame(z) if self.drop_first_frame else z
 
     @attributed
-    def generate_noise(self, input_latent) -> torch.Tensor:
-        samples = _samples(input_latent)
-        return self.start.noise_for(self._state(samples), samples)
+    def generate_noise(self, input_latent):
+        """Masked / nested latents: :mod:`kernels.latent_parts` (the state is placed on the free elements)."""
+        return noise_for_latent(input_latent, self.seed, self._video_noise)
+
+    def _video_noise(self, part: VideoPart) -> torch.Tensor:
+        if not part.processed:
+            self.start.warn_if_partial()
+        return self.start.noise_for(self._state(part.samples), part.samples, part.processed)
