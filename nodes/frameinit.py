@@ -16,12 +16,12 @@ from .memory import free_memory
 
 TIMESTEP_SCALE_TOOLTIP = (
     "How noise_timestep becomes this model's noise level. auto (default): the layout keeps the share of the "
-    "start state's low frequencies that ConsistI2V gives it at noise_timestep (9.2% at 850), on any model "
-    "(SVD, DDPM, Wan, LTXV, HunyuanVideo, Cosmos, any shift); on ConsistI2V's own schedule it is exactly "
-    "model_schedule. model_schedule: noise_timestep read on this model's own schedule, as saved workflows before "
-    "auto did; at 850 SVD keeps 1.0% of the layout and Wan, LTXV and HunyuanVideo 1.5 at their default shift "
-    "1.6-2.5%, close to plain noise. consisti2v_snr: ConsistI2V's layout-to-noise ratio at noise_timestep, "
-    "always solved numerically (the same share as auto).")
+    "start state's low frequencies that ConsistI2V gives it at noise_timestep (9.2% at 850) on SVD, DDPM, Wan, "
+    "LTXV, HunyuanVideo and Cosmos models at any shift, as far as the model's largest noise level allows; on "
+    "ConsistI2V's own schedule it is exactly model_schedule. model_schedule: noise_timestep read on this model's "
+    "own schedule (the default before auto: saved nodes keep it); at 850 SVD keeps 1.0% of the layout and Wan, "
+    "LTXV and HunyuanVideo 1.5 at their default shift 1.6-2.5%, close to plain noise. consisti2v_snr: "
+    "ConsistI2V's layout-to-noise ratio at noise_timestep, always solved numerically (the same share as auto).")
 
 # Example pixel frame counts for the causal VAEs' temporal strides (Wan's 81, LTXV's 97).
 _EXAMPLE_PIXEL_FRAMES = {4: 81, 8: 97}
@@ -34,7 +34,7 @@ def static_layout_frames_tooltip() -> str:
         groups.setdefault((fam.causal, fam.t_stride), []).append(fam)
     rules = []
     for (causal, t), fams in groups.items():
-        labels = ", ".join(f.label for f in fams)
+        labels = ", ".join("most other models" if f.key == "generic" else f.label for f in fams)
         if causal:
             px = _EXAMPLE_PIXEL_FRAMES.get(t, 8 * t + 1)
             rules.append(f"{labels}: {t}k+1 (e.g. {px} pixel frames -> {fams[0].latent_frames(px)} latent frames)")
@@ -133,6 +133,10 @@ class ConsistI2VFrameInitNoise(io.ComfyNode):
                 temporal_cutoff, butterworth_order, drop_first_frame, noise_type, pyoco_alpha,
                 official_filters, temporal_padding="mirror") -> io.NodeOutput:
         samples = layout["samples"]
+        if getattr(samples, "is_nested", False):
+            raise ValueError(
+                "layout is a nested (multi-part) latent such as LTX-2's audio+video latent: connect the VAE Encode "
+                "of a layout video (Static Layout or Camera Layout -> the video VAE), a plain video latent")
         if samples.ndim not in (4, 5):
             raise ValueError(f"layout is {samples.ndim}-D {tuple(samples.shape)}: connect a VAE-encoded video")
         if lay.frame_count(samples) < 2:
