@@ -59,9 +59,10 @@ _AUDIO_VAE = {
                          "decoder": dict(_AUDIO_ENCODER, out_ch=2, give_pre_end=False, tanh_out=False)}},
 }
 _VOCODER = {
-    "resblock_kernel_sizes": [3], "upsample_rates": [4, 4], "upsample_kernel_sizes": [8, 8],
-    "resblock_dilation_sizes": [[1, 3, 5]], "upsample_initial_channel": 16, "stereo": True, "resblock": "1",
-    "output_sample_rate": 2560,
+    # x80 from 100 mel frames per second (16 kHz, hop 160): 8 kHz, a rate AAC (SaveVideo's audio codec) accepts
+    "resblock_kernel_sizes": [3], "upsample_rates": [5, 4, 4], "upsample_kernel_sizes": [10, 8, 8],
+    "resblock_dilation_sizes": [[1, 3, 5]], "upsample_initial_channel": 32, "stereo": True, "resblock": "1",
+    "output_sample_rate": 8000,
 }
 CONFIGS = {
     "ltxv": {"transformer": _LTXV_TRANSFORMER, "vae": _VAE},
