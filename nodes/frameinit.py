@@ -8,7 +8,7 @@ from ..kernels.families import FAMILIES
 from ..kernels.memory import check_fits
 from ..kernels.noise_objects import LAYOUT_FIX, FrameInitNoise
 from ..kernels.pyoco import check_alpha
-from ..kernels.schedules import DEFAULT_TAU_SCALE, TAU_SCALES, layout_noise_sigma  # noqa: F401  (re-exported)
+from ..kernels.schedules import DEFAULT_TAU_SCALE, TAU_SCALES, layout_noise_sigma
 from ..kernels.spectral import FILTER_TYPES, TEMPORAL_PADDINGS, check_filter_args, check_temporal_padding
 from .common import NOISE_CATEGORY, node_origin, noise_type_inputs, seed_input, start_state
 from .families import family_of

@@ -260,7 +260,7 @@ def _split_start_state(noise, shape, ms, process_in):
     from kernels.pyoco import video_noise
     from kernels.spectral import lowpass
 
-    args = dict(kind=noise.filter_kind, d_s=noise.d_s, d_t=noise.d_t, order=noise.order)
+    args = {"kind": noise.filter_kind, "d_s": noise.d_s, "d_t": noise.d_t, "order": noise.order}
     samples = torch.zeros(shape)
     z1 = noise.state(samples).double()
     layout1 = noise.layout

@@ -97,8 +97,9 @@ def test_single_image_layout_on_a_causal_family():
 @pytest.mark.parametrize("drop, words", [
     (False, ["make the layout video 7 pixel frames long (the sampled video's frame count)",
              "or enable drop_first_frame"]),
-    (True, ["(+1 dropped first frame), so it needs 8", "make the layout video 8 pixel frames long "
-            "(the sampled video's frame count, +1 for the dropped first frame)"]),
+    (True, ["(+1 dropped first frame), so it needs 8", ("make the layout video 8 pixel frames long "
+                                                       "(the sampled video's frame count, +1 for the dropped first "
+                                                       "frame)")]),
 ])
 def test_frame_mismatch_on_frame_per_latent_families(drop, words):
     msg = _error("consisti2v", z(1, 4, 5, 6, 6), z(1, 4, 7, 6, 6), drop=drop)
