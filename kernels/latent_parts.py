@@ -129,7 +129,7 @@ def video_mask(input_latent: dict, video_shape) -> torch.Tensor | None:
         mask = mask.float()
     try:
         out = reshape_mask(mask, video_shape)
-    except (RuntimeError, ValueError) as err:
+    except (RuntimeError, ValueError, IndexError) as err:
         raise ValueError(f"noise_mask {tuple(mask.shape)} does not fit the latent {tuple(video_shape)}: {err}") from err
     if not bool(torch.isfinite(out).all()):
         raise ValueError("noise_mask holds NaN or infinite values: rebuild the mask (values in [0, 1])")

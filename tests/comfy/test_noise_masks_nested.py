@@ -44,8 +44,11 @@ def models(comfy):
     from tests.support import tiny_family_wan, tiny_models
 
     pos, neg, _ = tiny_models.tiny_conditioning("wan", frames=FRAMES, h=H, w=W)
+    cosmos = next(m for m in tiny_models.family_modules() if getattr(m, "FAMILY", None) == "cosmos_predict2")
+    ctx = torch.randn(1, 4, cosmos.TEXT_DIM, generator=torch.Generator().manual_seed(2))
     return {"wan21": tiny_models.build_tiny_model("wan"), "wan22_5b": tiny_family_wan.load_tiny_dit("wan22_5b"),
-            "pos": pos, "neg": neg}
+            "cosmos_predict2": cosmos.build_model(), "pos": pos, "neg": neg,
+            "cosmos_conds": ([[ctx, {}]], [[torch.zeros_like(ctx), {}]])}
 
 
 def _latent(channels, mask_value, seed=3):
@@ -70,7 +73,9 @@ def _noise(kind, model, latent, sigmas):
     if kind == "frameinit":
         return node("ConsistI2VFrameInitNoise", model=model, layout=_layout(latent), sigmas=sigmas, seed=SEED)[0], sigmas
     (stats,) = node("CILStatistics", variance=0.8, resample="interpolate", mean_latent=_layout(latent, 6))
-    noise, own = node("CILAnalyticInit", model=model, statistics=stats, M=900.0, steps=3, schedule="auto", seed=SEED,
+    top = float(model.get_model_object("model_sampling").sigma_max)
+    M = 900.0 if top <= 1.0 else 0.8 * top  # a timestep on flow models, a sigma on continuous-sigma ones (Cosmos)
+    noise, own = node("CILAnalyticInit", model=model, statistics=stats, M=M, steps=3, schedule="auto", seed=SEED,
                       svd_formula="fixed")
     return noise, own
 
@@ -110,21 +115,22 @@ def _per_frame(x):
 
 @pytest.mark.parametrize("mask_value", [0.0, 0.3])
 @pytest.mark.parametrize("kind", NOISES)
-@pytest.mark.parametrize("family", ["wan21", "wan22_5b"])
+@pytest.mark.parametrize("family", ["wan21", "wan22_5b", "cosmos_predict2"])
 def test_masked_latent_sampling(models, family, kind, mask_value):
     import comfy.samplers
 
     model = models[family]
+    pos, neg = models["cosmos_conds"] if family == "cosmos_predict2" else (models["pos"], models["neg"])
     channels = model.get_model_object("latent_format").latent_channels
     latent = _latent(channels, mask_value)
     ms = model.get_model_object("model_sampling")
     sigmas = comfy.samplers.calculate_sigmas(ms, "simple", 3).float()
     noise, sigmas = _noise(kind, model, latent, sigmas)
-    out, seen = _sample(model, noise, sigmas, models["pos"], models["neg"], latent)
+    out, seen = _sample(model, noise, sigmas, pos, neg, latent)
     (random,) = call_node("RandomNoise", noise_seed=SEED)
     key = (family, mask_value, kind == "analytic")  # core's run, shared by the objects on the same sigmas
     if key not in BASELINES:
-        BASELINES[key] = _sample(model, random, sigmas, models["pos"], models["neg"], latent)
+        BASELINES[key] = _sample(model, random, sigmas, pos, neg, latent)
     base_out, base_seen = BASELINES[key]
 
     # frame 0 (held or partial): core's RandomNoise values, so the model sees exactly what it sees with RandomNoise
@@ -138,7 +144,7 @@ def test_masked_latent_sampling(models, family, kind, mask_value):
         # with RandomNoise either: euler's last step and the latent format's round trip)
         assert torch.equal(out[:, :, 0], base_out[:, :, 0])
         torch.testing.assert_close(out[:, :, 0], latent["samples"][:, :, 0], atol=2e-6, rtol=0)
-        if family == "wan22_5b":  # the in-latent path: the model sees the clean latent on the held frame
+        if family == "wan22_5b":  # in-latent path: the model sees the clean latent on the held frame (Cosmos: scaled)
             lat = model.get_model_object("latent_format").process_in(latent["samples"].clone())
             for x in seen:
                 for half in x.chunk(2):
@@ -157,7 +163,7 @@ def test_masked_latent_sampling(models, family, kind, mask_value):
     assert torch.isfinite(out).all()
 
     if mask_value and family == "wan22_5b":
-        again, _ = _sample(model, _noise(kind, model, latent, sigmas)[0], sigmas, models["pos"], models["neg"], latent)
+        again, _ = _sample(model, _noise(kind, model, latent, sigmas)[0], sigmas, pos, neg, latent)
         assert torch.equal(out, again), "same seed, same video"
     else:
         assert torch.equal(drawn, _noise(kind, model, latent, sigmas)[0].generate_noise(latent)), "same seed"
