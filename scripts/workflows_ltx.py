@@ -148,7 +148,7 @@ def ltx2_i2v_analytic_init() -> Graph:
                        size=(360, 60), models=[LTX2_CKPT])
     clip = g.node("LTXAVTextEncoderLoader", (0, 240), [GEMMA["name"], LTX2_CKPT["name"]],
                   outputs=[("CLIP", "CLIP")], size=(360, 100), models=[GEMMA, LTX2_CKPT])
-    image, scale = _scaled_image(g, (0, 380), LTX2_W, LTX2_H)
+    _, scale = _scaled_image(g, (0, 380), LTX2_W, LTX2_H)
 
     pos, neg = _prompts(g, clip, 380, -120,
                         "The camera slowly pushes in while she turns her head and smiles; warm light, gentle "
@@ -229,7 +229,7 @@ def ltxv_i2v_frameinit() -> Graph:
                   models=[LTXV_CKPT])
     clip = g.node("CLIPLoader", (0, 140), [T5XXL["name"], "ltxv", "default"], outputs=[("CLIP", "CLIP")],
                   size=(360, 120), models=[T5XXL])
-    image, scale = _scaled_image(g, (0, 300), LTXV_W, LTXV_H)
+    _, scale = _scaled_image(g, (0, 300), LTXV_W, LTXV_H)
     pos, neg = _prompts(g, clip, 380, -120,
                         "A red fox moving gracefully, its russet coat vibrant against the white landscape, leaving "
                         "star-shaped prints behind as steam rises from its breath in the crisp winter air.",

@@ -4,8 +4,6 @@ FrameInit layout of the wrong length comes back as an error that names the layou
 
 ltx2_i2v_analytic_init skips where ComfyUI lacks LTX-2 (0.3.64) or its audio nodes (LTXVEmptyLatentAudio & co.
 live in comfy_extras/nodes_lt_audio.py, which needs torchaudio)."""
-import pytest
-
 from tests.api.conftest import edited
 from tests.support.workflows import WORKFLOWS, load, skip_if_missing_nodes
 

@@ -281,7 +281,7 @@ def test_ltxv_layout_of_another_vae_is_refused(ltxv, image):
     from tests.support import tiny_models
 
     model, vae = ltxv
-    pos, neg, latent = ltxv_graph(model, vae, image, 1.0)
+    _, _, latent = ltxv_graph(model, vae, image, 1.0)
     sigmas = scheduler_sigmas(latent)
     sd_vae = tiny_models.build_tiny_vae()
     other = static_layout(sd_vae, image)  # SD VAE: 4 channels, x8, frames as batch
@@ -302,7 +302,7 @@ def test_ltx2_nested_noise_per_node(ltx2, image):
     import comfy.nested_tensor
 
     model, vae = ltx2
-    pos, neg, latent = ltx2_graph(vae, image, 1.0)
+    _, _, latent = ltx2_graph(vae, image, 1.0)
     video, audio = latent["samples"].unbind()
     video_alone = {"samples": video, "noise_mask": latent["noise_mask"].unbind()[0]}
     baseline = random_noise(latent).unbind()
@@ -349,7 +349,7 @@ def test_ltx2_same_seed_same_video(ltx2, image):
 
 def test_ltx2_layout_for_the_audio_part_or_of_the_wrong_shape_is_refused(ltx2, image):
     model, vae = ltx2
-    pos, neg, latent = ltx2_graph(vae, image, 1.0)
+    _, _, latent = ltx2_graph(vae, image, 1.0)
     sigmas = scheduler_sigmas(latent)
     with pytest.raises(Exception, match="layout"):  # an audio latent offered as the layout
         frameinit(model, audio_latent(), sigmas).generate_noise(latent)

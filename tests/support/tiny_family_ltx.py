@@ -21,7 +21,8 @@ import os
 
 import torch
 
-# ``tiny_models`` (tests/support/tiny_models.py) is set as a global by tiny_models.family_modules() before this runs
+# tests/support/tiny_models.py, set as this module's global by tiny_models.family_modules() before it runs
+tiny_models = globals().get("tiny_models")
 
 MARKER = "cdi2v_tiny_ltx"  # safetensors metadata key of every tiny LTX file (value: ltxv / ltx2 / gemma)
 CAPTION = 32  # caption width of the tiny transformers (= text-encoder output width per modality)
@@ -132,14 +133,28 @@ def checkpoint_state_dict(kind: str = "ltxv", seed: int = 0) -> dict:
     return sd
 
 
+def _core_has_ltxav() -> bool:
+    import comfy.supported_models as sm
+    return hasattr(sm, "LTXAV")
+
+
+def _write_unavailable(path, what: str):
+    """Where core has no LTX-2 (0.3.64) the shipped LTX-2 workflow is skipped, but the test servers still write a
+    file for every model a workflow names: this one holds nothing a loader would take for a model."""
+    return tiny_models._save_weights({"cdi2v_no_ltx2": torch.zeros(1)}, str(path),
+                                     {MARKER: "unavailable", "why": f"this ComfyUI has no LTX-2 ({what})"})
+
+
 def write_checkpoint(path, kind: str = "ltxv", seed: int = 0):
     """A tiny release-layout LTX checkpoint: transformer + video VAE (+ audio VAE, vocoder and text connectors for
     LTX-2), its configuration in the metadata as the real files have it."""
+    if kind == "ltx2" and not _core_has_ltxav():
+        return _write_unavailable(path, "supported_models.LTXAV")
     metadata = {"config": json.dumps(CONFIGS[kind]), MARKER: kind}
     return tiny_models._save_weights(checkpoint_state_dict(kind, seed), str(path), metadata)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_file(kind: str, seed: int) -> str:
     import tempfile
     folder = tempfile.mkdtemp(prefix="cdi2v_tiny_ltx_")
@@ -188,14 +203,13 @@ _CONNECTOR = {"attention_head_dim": 16, "num_attention_heads": 2, "num_layers": 
               "cross_attention_dim": 32}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _te_classes():
     import dataclasses
 
     import comfy.sd1_clip
-    import comfy.text_encoders.llama as llama
-    import comfy.text_encoders.lt as lt
     from comfy.ldm.lightricks.embeddings_connector import Embeddings1DConnector
+    from comfy.text_encoders import llama, lt
 
     @dataclasses.dataclass
     class TinyGemma3Config(llama.Gemma3_12B_Config):
@@ -218,7 +232,8 @@ def _te_classes():
 
     class TinyGemma3Model(lt.Gemma3_12BModel):
         def __init__(self, device="cpu", layer="all", layer_idx=None, dtype=None, attention_mask=True,
-                     model_options={}):
+                     model_options=None):
+            model_options = model_options or {}
             comfy.sd1_clip.SDClipModel.__init__(
                 self, device=device, layer=layer, layer_idx=layer_idx, textmodel_json_config=_copy(_GEMMA),
                 dtype=dtype, special_tokens={"start": 2, "pad": 0}, layer_norm_hidden_state=False,
@@ -227,7 +242,8 @@ def _te_classes():
 
     class TinyLTXAVTE(lt.LTXAVTEModel):
         """Core's LTXAVTEModel (Gemma -> projection -> video/audio connectors) at the tiny width."""
-        def __init__(self, device="cpu", dtype=None, model_options={}):
+        def __init__(self, device="cpu", dtype=None, model_options=None):
+            model_options = model_options or {}
             torch.nn.Module.__init__(self)
             self.dtypes = {dtype}
             self.gemma3_12b = TinyGemma3Model(device=device, dtype=dtype, model_options=model_options)
@@ -245,7 +261,8 @@ def _te_classes():
             return super().load_sd(sd)
 
     class TinyGemmaTokenizer(lt.Gemma3_12BTokenizer):
-        def __init__(self, embedding_directory=None, tokenizer_data={}):
+        def __init__(self, embedding_directory=None, tokenizer_data=None):
+            tokenizer_data = tokenizer_data or {}
             from comfy.text_encoders.spiece_tokenizer import SPieceTokenizer
             comfy.sd1_clip.SDTokenizer.__init__(
                 self, tokenizer_data.get("spiece_model"), pad_with_end=False, embedding_size=_GEMMA["hidden_size"],
@@ -254,7 +271,8 @@ def _te_classes():
                 tokenizer_args={"add_bos": True, "add_eos": False}, tokenizer_data=tokenizer_data)
 
     class TinyLTXAVTokenizer(lt.LTXAVGemmaTokenizer):
-        def __init__(self, embedding_directory=None, tokenizer_data={}):
+        def __init__(self, embedding_directory=None, tokenizer_data=None):
+            tokenizer_data = tokenizer_data or {}
             comfy.sd1_clip.SD1Tokenizer.__init__(self, embedding_directory=embedding_directory,
                                                  tokenizer_data=tokenizer_data, name="gemma3_12b",
                                                  tokenizer=TinyGemmaTokenizer)
@@ -291,6 +309,8 @@ def _spiece_model() -> bytes:
 
 def write_gemma(path, seed: int = 0):
     """A tiny Gemma 3 text-encoder file (core's Gemma3 key names + spiece_model), marked in its metadata."""
+    if not _core_has_ltxav():
+        return _write_unavailable(path, "LTX-2's Gemma 3 text encoder")
     te_class, _ = _te_classes()
     te = te_class()
     sd = tiny_models.random_state_dict(te.gemma3_12b.transformer, seed)
@@ -305,7 +325,7 @@ def _marker(path):
         from safetensors import safe_open
         with safe_open(str(path), framework="pt") as f:
             return (f.metadata() or {}).get(MARKER)
-    except Exception:
+    except Exception:  # noqa: BLE001  (not a readable safetensors file: not ours)
         return None
 
 
@@ -334,7 +354,7 @@ def _t5_clip(state_dicts=(), embedding_directory=None):
     import types
 
     import comfy.sd
-    import comfy.text_encoders.lt as lt
+    from comfy.text_encoders import lt
     target = types.SimpleNamespace(clip=lt.ltxv_te(), tokenizer=lt.LTXVT5Tokenizer, params={})
     clip = comfy.sd.CLIP(target, embedding_directory=embedding_directory,
                          model_options={"t5xxl_model_config": dict(T5_OVERRIDE)})
