@@ -18,7 +18,9 @@ class ConsistI2VPYoCoNoise(io.ComfyNode):
             description=(
                 "Correlated video noise (PYoCo) for SamplerCustomAdvanced, in place of RandomNoise. Frames share "
                 "part of their noise, which keeps the subject and layout steadier across the clip. Works with any "
-                "ComfyUI video model (4-D frames-as-batch latents such as SVD, or 5-D video latents such as Wan)."),
+                "ComfyUI video model (4-D frames-as-batch latents such as SVD, or 5-D video latents such as Wan). Frames a "
+                "noise mask holds (the image of Wan 2.2 5B, LTXV, LTX-2, Cosmos I2V latents) get ComfyUI's own noise "
+                "for the seed, and so does the audio part of LTX-2's audio+video latent."),
             inputs=[seed_input(), *noise_type_inputs()],
             outputs=[io.Noise.Output(display_name="NOISE")],
             hidden=[io.Hidden.unique_id],
