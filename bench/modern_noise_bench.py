@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.comfy_locate import put_comfyui_on_path_cpu  # noqa: E402
+from scripts.comfy_locate import put_comfyui_on_path_cpu
 
 CASES = ("wan21", "ltx2")
 CONTENDERS = ("randn", "core_random", "pyoco", "frameinit", "analytic")

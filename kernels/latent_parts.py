@@ -36,8 +36,8 @@ No ComfyUI import: nested tensors are duck-typed (``is_nested``, ``unbind()`` / 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ def parts_of(t) -> list:
     """The tensors of a nested tensor (ComfyUI's NestedTensor: ``unbind()``), or ``[t]``."""
     if not is_nested(t):
         return [t]
-    parts = t.unbind() if hasattr(t, "unbind") else getattr(t, "tensors")
+    parts = t.unbind() if hasattr(t, "unbind") else t.tensors
     return list(parts)
 
 
@@ -124,7 +124,7 @@ def video_mask(input_latent: dict, video_shape) -> torch.Tensor | None:
             return None
         mask = masks[0]
     if not isinstance(mask, torch.Tensor):
-        raise ValueError(f"noise_mask is a {type(mask).__name__}, not a tensor")
+        raise TypeError(f"noise_mask is a {type(mask).__name__}, not a tensor: connect a LATENT whose mask is a tensor")
     if not mask.is_floating_point():
         mask = mask.float()
     try:

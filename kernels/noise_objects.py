@@ -19,8 +19,8 @@ import torch
 
 from . import layout as lay
 from . import layout_hints
-from .latent_parts import VideoPart, noise_for_latent
 from .families import Family
+from .latent_parts import VideoPart, noise_for_latent
 from .noise_solver import Affine, is_max_denoise, noise_for_state, probe_affine
 from .pyoco import video_noise
 from .spectral import frameinit_start

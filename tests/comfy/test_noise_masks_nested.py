@@ -62,7 +62,7 @@ def _latent(channels, mask_value, seed=3):
 
 def _layout(latent, seed=5):
     g = torch.Generator().manual_seed(seed)
-    b, c, t, h, w = latent["samples"].shape
+    _, c, t, h, w = latent["samples"].shape
     return {"samples": torch.randn(1, c, 1, h, w, generator=g).repeat(1, 1, t, 1, 1)}
 
 
@@ -172,6 +172,7 @@ def test_masked_latent_sampling(models, family, kind, mask_value):
 def test_mask_resize_and_classification_follow_core(comfy):
     """Our copy of comfy.utils.reshape_mask gives core's values, on frame, spatial, soft and 4-D masks."""
     import comfy.utils
+
     from kernels import latent_parts
 
     g = torch.Generator().manual_seed(0)
@@ -194,6 +195,7 @@ def test_mask_resize_and_classification_follow_core(comfy):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_core_draw_matches_prepare_noise(comfy, dtype):
     import comfy.sample
+
     from kernels import latent_parts
 
     latent = torch.zeros(3, 4, 2, 4, 4, dtype=dtype)
